@@ -1,0 +1,60 @@
+# GNU make. Every target builds the venv first if it is missing or stale.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Heap of the MicroPython VM for the firmware suite: the tests hold two cards in RAM.
+# (Board RAM budgets are enforced where the firmware runs as a board: tests/system.)
+HEAP   ?= 32M
+# Packages whose every module must import on MicroPython even if no test imports it.
+MPY_IMPORT ?= firmware/mirror firmware/drivers
+
+SHELL := bash
+.SHELLFLAGS := -eo pipefail -c
+
+# This machine's pip config lists two local index dirs that do not exist; pip warns
+# about them once per package. Drop just those lines (pipefail keeps pip's status).
+PIPQUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: venv .venv test mpycheck mpytest pytest demo bench clean distclean
+
+venv .venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt 2>&1 | $(PIPQUIET)
+	$(BIN)/pip install -q -e . 2>&1 | $(PIPQUIET)
+	touch $@
+
+MPYCHECK = $(BIN)/python tools/mpycheck.py firmware boards
+MPYTEST  = $(BIN)/micropython -X heapsize=$(HEAP) tools/mpytest.py tests/firmware $(addprefix --import ,$(MPY_IMPORT))
+PYTEST   = $(BIN)/pytest -q
+
+# The three stages run in this order (also under -j), stopping at the first that fails.
+test: $(STAMP)
+	$(MPYCHECK)
+	$(MPYTEST)
+	$(PYTEST)
+
+mpycheck: $(STAMP)
+	$(MPYCHECK)
+
+mpytest: $(STAMP)
+	$(MPYTEST)
+
+pytest: $(STAMP)
+	$(PYTEST)
+
+demo: $(STAMP)
+	$(BIN)/sdmirror demo
+
+bench: $(STAMP)
+	$(BIN)/python tools/bench/run.py
+
+clean:
+	rm -rf build demo-report .emu .pytest_cache .hypothesis
+	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o -name '*.mpy' -type f -exec rm -f {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,235 @@
+# The line console: one command per line in, one JSON object per line out. Replies carry
+# "cmd" (the command word); unsolicited lines carry "event". Ctrl-C (0x03) stops the
+# firmware and leaves the REPL, as on any MicroPython board.
+import binascii
+import gc
+import hashlib
+import json
+import random
+
+VERSION = "0.1.0"
+PROTOCOL = 1
+
+HELP = {
+    "help": "this list",
+    "version": "firmware and protocol versions",
+    "status": "role, link, generation, dirty regions, scan progress, counters",
+    "stats": "link and card statistics, free RAM",
+    "scan": "start a full scan now (primary)",
+    "bitmap [N]": "dirty-region bitmap folded into N characters",
+    "read N": "hex of block N",
+    "write N HEX": "write block N (primary: mirrored)",
+    "inject FAULT": "link-down | link-up | drop-bitmap | corrupt-block N | reboot",
+    "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH": "FAT filesystem on the volume",
+}
+
+
+class CommandError(Exception):
+    pass
+
+
+class Console:
+    def __init__(self, runtime, board, volume, stream, out):
+        self.rt = runtime
+        self.board = board
+        self.volume = volume
+        self.stream = stream
+        self.out = out
+        self._line = bytearray()
+        self._fs = None
+
+    def emit(self, obj):
+        self.out.write(json.dumps(obj))
+        self.out.write("\n")
+
+    def event(self, name, detail):
+        self.emit({"event": name, "detail": detail})
+
+    def feed(self):
+        """Read what the console has (one byte per poll: consoles are slow)."""
+        b = self.stream.read(1)
+        if not b:
+            return
+        c = b[0] if isinstance(b, (bytes, bytearray)) else ord(b)
+        if c == 3:
+            raise KeyboardInterrupt
+        if c in (10, 13):
+            line = bytes(self._line).decode().strip()
+            self._line = bytearray()
+            if line:
+                self.command(line)
+        elif len(self._line) < 2200:
+            self._line.append(c)
+
+    def command(self, line):
+        words = line.split()
+        name = words[0]
+        try:
+            fn = getattr(self, "cmd_" + name.replace("-", "_"), None)
+            if fn is None:
+                raise CommandError("unknown command '%s'; try help" % name)
+            reply = fn(words[1:])
+        except CommandError as e:
+            reply = {"error": str(e)}
+        except (OSError, ValueError) as e:
+            reply = {"error": "%s failed: %s" % (name, e)}
+        reply["cmd"] = name
+        self.emit(reply)
+
+    def _int(self, word, what):
+        try:
+            return int(word)
+        except ValueError:
+            raise CommandError("%s must be a number, not '%s'" % (what, word))
+
+    def _args(self, args, n, usage):
+        if len(args) < n:
+            raise CommandError("usage: " + usage)
+
+    # -- commands --------------------------------------------------------------------
+    def cmd_help(self, args):
+        return {"commands": HELP}
+
+    def cmd_version(self, args):
+        return {"version": VERSION, "protocol": PROTOCOL, "board": self.board.NAME}
+
+    def cmd_status(self, args):
+        s = self.rt.node.status()
+        s["board"] = self.board.NAME
+        s["version"] = VERSION
+        return s
+
+    def cmd_stats(self, args):
+        gc.collect()
+        s = {"link": self.rt.node.status()["link_stats"], "mem_free": gc.mem_free(),
+             "mem_alloc": gc.mem_alloc()}
+        card_stats = getattr(self.rt.card, "stats", None)
+        if card_stats is not None:
+            s["card"] = card_stats()
+        return s
+
+    def cmd_scan(self, args):
+        node = self.rt.node
+        if node.role != "primary":
+            raise CommandError("scans are started by the primary; run scan there")
+        node.request_scan()
+        return {"ok": True}
+
+    def cmd_bitmap(self, args):
+        node = self.rt.node
+        if node.role != "primary":
+            raise CommandError("the bitmap lives on the primary")
+        width = self._int(args[0], "width") if args else 64
+        bm = node.bitmap
+        strip = bytearray(b"." * width)
+        r = bm.next_dirty(0)
+        while r >= 0:
+            strip[r * width // bm.nregions] = ord("#")
+            r = bm.next_dirty(r + 1)
+        return {"nregions": bm.nregions, "region_blocks": bm.region_blocks,
+                "dirty": bm.count(), "valid": bm.valid, "strip": strip.decode()}
+
+    def cmd_read(self, args):
+        self._args(args, 1, "read N")
+        n = self._int(args[0], "block")
+        buf = bytearray(512)
+        self.volume.readblocks(n, buf)
+        return {"block": n, "hex": binascii.hexlify(buf).decode()}
+
+    def cmd_write(self, args):
+        self._args(args, 2, "write N HEX")
+        if self.rt.node.role != "primary":
+            raise CommandError("the secondary is read-only; write on the primary")
+        n = self._int(args[0], "block")
+        try:
+            data = binascii.unhexlify(args[1])
+        except ValueError:
+            raise CommandError("HEX must be hexadecimal digits")
+        if len(data) > 512:
+            raise CommandError("HEX is longer than one block (512 bytes)")
+        buf = bytearray(512)
+        buf[:len(data)] = data
+        self.volume.writeblocks(n, buf)
+        return {"block": n, "ok": True}
+
+    def cmd_inject(self, args):
+        self._args(args, 1, "inject link-down|link-up|drop-bitmap|corrupt-block N|reboot")
+        rt = self.rt
+        what = args[0]
+        if what == "link-down":
+            rt.link.close(rt.now())
+        elif what == "link-up":
+            rt.link.enable()
+        elif what == "drop-bitmap":
+            if rt.node.role != "primary":
+                raise CommandError("the bitmap lives on the primary")
+            rt.node.bitmap.invalidate()
+        elif what == "corrupt-block":
+            self._args(args, 2, "inject corrupt-block N")
+            n = self._int(args[1], "block")
+            if not 0 <= n < rt.node.nblocks:
+                raise CommandError("block %d outside the volume" % n)
+            buf = bytearray(512)
+            rt.card.readblocks(n, buf)
+            buf[random.getrandbits(9)] ^= 1 << random.getrandbits(3)
+            rt.card.writeblocks(n, buf)  # behind the mirror's back: silent corruption
+        elif what == "reboot":
+            self.emit({"cmd": "inject", "ok": True})
+            self.board.reset()
+        else:
+            raise CommandError("unknown fault '%s'" % what)
+        return {"ok": True, "fault": what}
+
+    def _filesystem(self):
+        import vfs
+        if self._fs is None:
+            self._fs = vfs.VfsFat(self.volume)
+        return self._fs
+
+    def cmd_fs(self, args):
+        self._args(args, 1, "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH")
+        import vfs
+        op = args[0]
+        if op != "ls" and op != "read" and self.rt.node.role != "primary":
+            raise CommandError("the secondary is read-only; use the primary")
+        if op == "mkfs":
+            vfs.VfsFat.mkfs(self.volume)
+            self._fs = None
+            return {"ok": True}
+        fs = self._filesystem()
+        if op == "ls":
+            path = args[1] if len(args) > 1 else "/"
+            return {"path": path, "entries": [[e[0], e[3] if len(e) > 3 else 0]
+                                              for e in fs.ilistdir(path)]}
+        if op == "write":
+            self._args(args, 3, "fs write PATH BYTES [SEED]")
+            size = self._int(args[2], "BYTES")
+            random.seed(self._int(args[3], "SEED") if len(args) > 3 else size)
+            h = hashlib.sha256()
+            chunk = bytearray(512)
+            with fs.open(args[1], "wb") as f:
+                left = size
+                while left:
+                    n = min(512, left)
+                    for i in range(n):
+                        chunk[i] = random.getrandbits(8)
+                    piece = memoryview(chunk)[:n]
+                    f.write(piece)
+                    h.update(piece)
+                    left -= n
+            return {"path": args[1], "bytes": size,
+                    "sha256": binascii.hexlify(h.digest()).decode()}
+        if op == "read":
+            self._args(args, 2, "fs read PATH")
+            h = hashlib.sha256()
+            size = 0
+            with fs.open(args[1], "rb") as f:
+                while True:
+                    piece = f.read(512)
+                    if not piece:
+                        break
+                    h.update(piece)
+                    size += len(piece)
+            return {"path": args[1], "bytes": size,
+                    "sha256": binascii.hexlify(h.digest()).decode()}
+        raise CommandError("unknown fs operation '%s'" % op)

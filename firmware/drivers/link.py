@@ -1,0 +1,148 @@
+# Link transports: a byte stream to the other board. One interface, two media:
+#   UartLink - a UART (always "up": the session's handshake notices a silent peer)
+#   TcpLink  - a TCP client (Ethernet, Wi-Fi, or the emulator's link proxy), reconnecting
+#   TcpListenLink - the other end: accepts the primary's connection, and the next one
+# Both: poll_obj (for select.poll), read() -> bytes or None, write(mv) -> bytes taken,
+# maintain(now) -> None / "up" / "down" (transport state changes for the node).
+import errno
+import socket
+
+_AGAIN = (errno.EAGAIN, getattr(errno, "EWOULDBLOCK", errno.EAGAIN))
+
+
+class UartLink:
+    def __init__(self, uart, rxbuf=512):
+        self.uart = uart
+        self.poll_obj = uart
+        self.connected = True
+        self._rx = bytearray(rxbuf)
+        self._announced = False
+
+    def maintain(self, now):
+        if not self._announced:
+            self._announced = True
+            return "up"
+        return None
+
+    def read(self):
+        n = self.uart.readinto(self._rx)
+        return bytes(self._rx[:n]) if n else None
+
+    def write(self, mv):
+        return self.uart.write(mv) or 0
+
+    def close(self):
+        pass
+
+
+class TcpLink:
+    def __init__(self, host, port, retry_ms=500, rxbuf=2048):
+        self.addr = socket.getaddrinfo(host, port)[0][-1]
+        self.retry_ms = retry_ms
+        self.sock = None
+        self.poll_obj = None
+        self.connected = False
+        self.enabled = True
+        self._next_try = 0
+        self._lost = False
+        self._rxbuf = rxbuf
+
+    def maintain(self, now):
+        if self._lost:
+            self._lost = False
+            self._drop(now)
+            return "down"
+        if self.connected or not self.enabled or now < self._next_try:
+            return None
+        s = socket.socket()
+        try:
+            s.settimeout(1.0)
+            s.connect(self.addr)
+            s.setblocking(False)
+        except OSError:
+            s.close()
+            self._next_try = now + self.retry_ms
+            return None
+        self.sock = s
+        self.poll_obj = s
+        self.connected = True
+        return "up"
+
+    def _drop(self, now):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+        self.poll_obj = None
+        self.connected = False
+        self._next_try = now + self.retry_ms
+
+    def read(self):
+        if not self.connected:
+            return None
+        try:
+            data = self.sock.recv(self._rxbuf)
+        except OSError as e:
+            if e.args[0] in _AGAIN:
+                return None
+            self._lost = True
+            return None
+        if not data:
+            self._lost = True  # peer closed
+            return None
+        return data
+
+    def write(self, mv):
+        if not self.connected:
+            return len(mv)  # nowhere to go: a cut cable loses bytes
+        try:
+            return self.sock.send(mv) or 0
+        except OSError as e:
+            if e.args[0] in _AGAIN:
+                return 0
+            self._lost = True
+            return len(mv)
+
+    def close(self, now=0):
+        """Disconnect and stay down until enable()."""
+        self.enabled = False
+        if self.connected:
+            self._lost = True
+
+    def enable(self):
+        self.enabled = True
+
+
+class TcpListenLink(TcpLink):
+    """Waits for the peer to connect (the secondary's side of an IP link)."""
+
+    def __init__(self, port, rxbuf=2048):
+        self.retry_ms = 0
+        self.sock = None
+        self.poll_obj = None
+        self.connected = False
+        self.enabled = True
+        self._next_try = 0
+        self._lost = False
+        self._rxbuf = rxbuf
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(socket.getaddrinfo("0.0.0.0", port)[0][-1])
+        self._server.listen(1)
+        self._server.setblocking(False)
+
+    def maintain(self, now):
+        if self._lost:
+            self._lost = False
+            self._drop(now)
+            return "down"
+        if self.connected or not self.enabled:
+            return None
+        try:
+            s, _ = self._server.accept()
+        except OSError:
+            return None
+        s.setblocking(False)
+        self.sock = s
+        self.poll_obj = s
+        self.connected = True
+        return "up"

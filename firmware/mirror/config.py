@@ -1,0 +1,58 @@
+# Controller configuration: one object, validated once, read everywhere.
+# A board profile (boards/NAME/board.py) supplies overrides; the defaults suit a UART link.
+
+ROLES = ("primary", "secondary")
+COMPARERS = ("secondary", "primary")
+MODES = ("async", "sync")
+
+_DEFAULTS = {
+    "role": "primary",
+    "alg": "crc32",            # per-block checksum, agreed at handshake
+    "comparer": "secondary",   # which side compares scan results (claims 3 and 5)
+    "mode": "async",           # sync: ack app writes once the secondary has them durably
+    "key": None,               # shared secret (bytes): authenticate every frame
+    "window": 8,               # frames in flight on the link
+    "frame_blocks": 8,         # data blocks per frame; payload size follows from it
+    "region_blocks": 0,        # blocks per bitmap bit; 0 = the bitmap's default
+    "cache_bytes": 2048,       # RAM for the group digests of a full scan
+    "chunk_blocks": 8,         # blocks per background read: the scan's unit of yielding
+    "epoch_bytes": 4096,       # resync work sent before asking the peer to confirm it
+    "max_epochs": 4,           # confirmations outstanding at once
+    "whole_run": 4,            # dirty regions in a row: send them whole, not by checksum
+    "scan_period_ms": 0,       # periodic scan interval; 0 = off
+    "rto_init_ms": 1000,
+    "rto_min_ms": 200,
+    "rto_max_ms": 8000,
+    "hello_ms": 500,
+    "keepalive_ms": 2000,
+    "dead_ms": 8000,
+    "ack_delay_ms": 20,
+}
+
+
+class Config:
+    def __init__(self, **kw):
+        for name in kw:
+            if name not in _DEFAULTS:
+                raise ValueError("unknown setting '%s'" % name)
+        for name in _DEFAULTS:
+            setattr(self, name, kw.get(name, _DEFAULTS[name]))
+        self._check()
+        self.max_payload = self.frame_blocks * 512 + 64
+
+    def _check(self):
+        if self.role not in ROLES:
+            raise ValueError("role must be primary or secondary, not %r" % (self.role,))
+        if self.comparer not in COMPARERS:
+            raise ValueError("comparer must be secondary or primary, not %r" % (self.comparer,))
+        if self.mode not in MODES:
+            raise ValueError("mode must be async or sync, not %r" % (self.mode,))
+        if self.key is not None and len(self.key) < 16:
+            raise ValueError("key must be at least 16 bytes")
+        for name in ("window", "frame_blocks", "chunk_blocks", "max_epochs", "cache_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError("%s must be at least 1" % name)
+        if self.window > 1024:
+            raise ValueError("window must be at most 1024 frames")
+        if self.max_epochs > 64:
+            raise ValueError("max_epochs must be at most 64")

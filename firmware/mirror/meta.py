@@ -1,0 +1,62 @@
+# The metadata block: the last block of each card, outside the mirrored volume. It holds the
+# generation id of the data on the card, so that a pair never resyncs in the wrong
+# direction (a stale primary over a newer secondary) and notices when both sides were
+# written while apart (diverged histories).
+#
+#   magic 8s | version u8 | role u8 | flags u8 | pad u8 | gen 8s | parent 8s | crc32 u32
+#
+# Generation rules (primary side):
+# - a new generation (parent := old) starts at the first write made while the peer is not
+#   known to hold the current one (link down), so at most one new id per outage;
+# - the secondary takes the primary's generation when a resync completes (T_SYNCED) and
+#   marks itself inconsistent while a resync towards a newer generation is under way.
+import binascii
+import struct
+from micropython import const
+
+MAGIC = b"SDMIRROR"
+VERSION = const(1)
+PEER_SYNCED = const(1)  # primary: the secondary holds this generation
+CONSISTENT = const(2)   # secondary: the data is a complete copy of `gen`
+ZERO = bytes(8)
+_FMT = "<8sBBBx8s8s"
+_SIZE = const(28)
+
+
+class Meta:
+    def __init__(self):
+        self.role = 0
+        self.flags = 0
+        self.gen = ZERO
+        self.parent = ZERO
+
+    def pack_into(self, buf):
+        for i in range(len(buf)):
+            buf[i] = 0
+        struct.pack_into(_FMT, buf, 0, MAGIC, VERSION, self.role, self.flags,
+                         self.gen, self.parent)
+        struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
+
+    def unpack(self, buf):
+        """Load from a metadata block; False (and a blank state) if it holds none."""
+        self.__init__()
+        if bytes(buf[:8]) != MAGIC:
+            return False
+        if binascii.crc32(memoryview(buf)[:_SIZE]) != struct.unpack_from("<I", buf, _SIZE)[0]:
+            return False
+        magic, ver, self.role, self.flags, self.gen, self.parent = struct.unpack_from(_FMT, buf, 0)
+        return ver == VERSION
+
+
+def relation(p_gen, p_parent, s_gen, s_parent):
+    """How a secondary's history relates to the primary's: 'same', 'behind' (resync it),
+    'blank', 'newer' (secondary is ahead: refuse) or 'diverged' (refuse)."""
+    if s_gen == p_gen:
+        return "same"
+    if s_gen == ZERO:
+        return "blank"
+    if s_gen == p_parent:
+        return "behind"
+    if s_parent == p_gen:
+        return "newer"
+    return "diverged"

@@ -1,0 +1,555 @@
+# What both controllers share: the event/action interface, storage requests, background
+# jobs, and the comparison protocol (scan passes, hash-tree descent, re-checks).
+#
+# Sans-IO contract (the runtime, simulator and tests all drive a node this way):
+# - events in: start(), io_done(ok), transport_up(), transport_down(), receive(data),
+#   tick(), idle(), and app_write() on the primary; every event takes `now` in ms;
+# - actions out, through emit(kind, a, b), called synchronously:
+#     A_READ  (block, buf): fill buf (len = blocks * 512) from the card, then io_done(ok)
+#     A_WRITE (block, buf): write buf to the card (copy it now: it is reused), then io_done(ok)
+#     A_EVENT (name, detail): something worth logging
+#   Storage requests complete in the order they were issued (a card executes them in order).
+#   emit must not call back into the node; completions come later as io_done() events.
+# - link bytes out: tx_view() / tx_done(n).
+# - idle() is spare time: background work (scans, resync) advances one storage request per
+#   call, and the runtime calls it only when no foreground I/O is waiting. That is what makes
+#   the scan low-priority (claims 7, 14).
+#
+# Comparison: the comparing side (cfg.comparer) receives the other side's digests (T_SUMS),
+# computes its own for the same spans, and for each span that differs asks for the digests
+# of its 16 children (T_SUMREQ), down to single blocks; a block that differs is copied from
+# the primary (requested with T_BREQ, or pushed by a primary comparer). Work is grouped in
+# epochs so the primary learns when a batch is finished on both sides (T_BARRIER, T_DONE).
+import struct
+from micropython import const
+
+from mirror import checksum
+from mirror import proto as P
+from mirror.meta import Meta
+from mirror.session import Session, UP
+from mirror.tree import FANOUT, SpanHasher, span_for
+from mirror.writelog import WriteLog
+
+A_READ = const(1)
+A_WRITE = const(2)
+A_EVENT = const(4)
+
+META_BLOCKS = const(1)  # the last block of the card holds the metadata
+
+_IO_JOB = const(0)
+IO_WRITE = const(1)
+_IO_META = const(2)
+_IO_META_READ = const(3)
+
+_J_RUN = const(0)
+_J_IO = const(1)
+_J_SEND = const(2)
+
+ROLE_CODE = {"primary": 1, "secondary": 2}
+_INFO = "<BBIB8s8sB"  # role, comparer, nblocks, flags, gen, parent, alg name length
+INFO_BITMAP = const(1)
+INFO_CONSISTENT = const(2)
+
+
+def _digest_eq(a, aoff, b, boff, n):
+    for i in range(n):
+        if a[aoff + i] != b[boff + i]:
+            return False
+    return True
+
+
+class Node:
+    def __init__(self, cfg, card_blocks, emit, entropy):
+        self.cfg = cfg
+        self.role = cfg.role
+        self.emit = emit
+        self.entropy = bytes(entropy)
+        self.nblocks = card_blocks - META_BLOCKS
+        if self.nblocks < 1:
+            raise ValueError("card of %d blocks is too small" % card_blocks)
+        self.engine = checksum.get(cfg.alg)
+        self.dsize = self.engine.size
+        self.is_comparer = cfg.comparer == cfg.role
+        self.session = Session(cfg, self, self.entropy)
+        self.now = 0
+        self.ready = False
+        self.paired = False
+        self.meta = Meta()
+        self.log = WriteLog()
+        self.peer = None
+        # storage requests in flight, oldest first: (kind, a, b)
+        self._io = []
+        self._rbuf = bytearray(cfg.chunk_blocks * 512)
+        self._rmv = memoryview(self._rbuf)
+        self._meta_buf = bytearray(512)
+        # background jobs (generators); one runs at a time
+        self._jobs = []
+        self._job = None
+        self._jstate = _J_RUN
+        self._jval = None
+        self._job_gen = 0
+        self._obuf = bytearray(cfg.max_payload)
+        self._dig = bytearray(cfg.chunk_blocks * self.dsize)
+        # full scans: group digests in RAM, then a root digest over them
+        self._max_groups = max(1, cfg.cache_bytes // self.dsize)
+        self.hasher = SpanHasher(self.engine, span_for(self.nblocks, self._max_groups))
+        self._cache = bytearray(self._max_groups * self.dsize)
+        self._root = bytearray(self.dsize)
+        self.scan = None  # dict describing the current or last scan pass
+        # epoch accounting: tag -> items of work outstanding on this side
+        self._work = {}
+        self._since_q = []
+        self.counters = {"mismatches": 0, "resync_blocks": 0, "rechecks": 0, "blocks_copied": 0,
+                         "scans": 0, "io_errors": 0, "refused": 0}
+
+    # -- events ----------------------------------------------------------------------
+    def start(self, now):
+        """Boot: read the metadata block; the node is ready once it is loaded."""
+        self.now = now
+        self._io.append((_IO_META_READ, 0, 0))
+        self.emit(A_READ, self.nblocks, memoryview(self._meta_buf))
+
+    def transport_up(self, now):
+        self.now = now
+        self._transport = True
+        if self.ready:
+            self.session.open(now)
+
+    def transport_down(self, now):
+        self.now = now
+        self._transport = False
+        self.session.close(now)
+
+    def receive(self, data, now):
+        self.now = now
+        self.session.receive(data, now)
+
+    def tick(self, now):
+        self.now = now
+        self.session.tick(now)
+        self._flush_control()
+
+    def next_deadline(self):
+        return self.session.next_deadline()
+
+    def tx_view(self):
+        return self.session.tx_view()
+
+    def tx_done(self, n):
+        self.session.tx_done(n)
+
+    def io_done(self, ok, now):
+        self.now = now
+        kind, a, b = self._io.pop(0)
+        if not ok:
+            self.counters["io_errors"] += 1
+            self._event("io_error", kind)
+        if kind == _IO_JOB:
+            if a == self._job_gen and self._job is not None:
+                self._jstate = _J_RUN
+                self._jval = ok
+        elif kind == IO_WRITE:
+            self._write_done(ok, a, b)
+        elif kind == _IO_META_READ:
+            self._meta_loaded(self.meta.unpack(self._meta_buf) if ok else False)
+            self.ready = True
+            if getattr(self, "_transport", False):
+                self.session.open(now)
+        self._flush_control()
+
+    def idle(self, now):
+        """Spare time: advance background work by one step; True if there was any."""
+        self.now = now
+        if self._job is None:
+            job = self._jobs.pop(0) if self._jobs else self._next_work()
+            if job is None:
+                return False
+            self._job = job
+            self._jstate = _J_RUN
+            self._jval = None
+        if self._jstate == _J_IO:
+            return False
+        if self._jstate == _J_SEND:
+            if not self.session.can_send():
+                return False
+            self._jstate = _J_RUN
+        try:
+            req = self._job.send(self._jval)
+        except StopIteration:
+            self._job = None
+            return True
+        if req is None:
+            self._jstate = _J_SEND
+        else:
+            block, count = req
+            self._jstate = _J_IO
+            self._io.append((_IO_JOB, self._job_gen, 0))
+            self.emit(A_READ, block, self._rmv[:count * 512])
+        return True
+
+    def busy(self):
+        """True while background work is queued or running."""
+        return self._job is not None or bool(self._jobs) or self._has_work()
+
+    # -- session callbacks ---------------------------------------------------------------
+    def on_window(self):
+        pass
+
+    def _flush_control(self):
+        pass
+
+    def on_lost(self, reason):
+        self.paired = False
+        self._drop_jobs()
+        self._work = {}
+        self._since_q = []
+        if self.scan is not None and not self.scan["done"]:
+            self.scan["aborted"] = True
+        self._event("link", "down: " + reason)
+
+    def on_established(self, info):
+        try:
+            self.peer = self._parse_info(info)
+        except ValueError as e:
+            self._refuse("bad handshake from peer: %s" % e)
+            return
+        self._event("link", "up")
+        self._paired_check()
+
+    def hello_info(self):
+        alg = self.cfg.alg.encode()
+        return struct.pack(_INFO, ROLE_CODE[self.role], ROLE_CODE[self.cfg.comparer],
+                           self.nblocks, self._info_flags(), self.meta.gen,
+                           self.meta.parent, len(alg)) + alg
+
+    def _parse_info(self, info):
+        size = struct.calcsize(_INFO)
+        if len(info) < size:
+            raise ValueError("hello too short")
+        role, comparer, nblocks, flags, gen, parent, alen = struct.unpack_from(_INFO, info, 0)
+        alg = bytes(info[size:size + alen]).decode()
+        return {"role": role, "comparer": comparer, "nblocks": nblocks, "flags": flags,
+                "gen": gen, "parent": parent, "alg": alg}
+
+    def _pair_problem(self):
+        """Why this pair cannot work together, or None."""
+        peer = self.peer
+        if peer["role"] == ROLE_CODE[self.role]:
+            return "both boards are configured as %s" % self.role
+        if peer["alg"] != self.cfg.alg:
+            return "checksum differs: %s here, %s on the peer" % (self.cfg.alg, peer["alg"])
+        if peer["comparer"] != ROLE_CODE[self.cfg.comparer]:
+            return "comparer setting differs between the boards"
+        return None
+
+    def on_message(self, ftype, p):
+        if ftype == P.T_SUMS:
+            self._on_sums(p)
+        elif ftype == P.T_SUMREQ:
+            self._on_sumreq(p)
+        elif ftype == P.T_ROOT:
+            self._on_root(p)
+        else:
+            self._on_role_message(ftype, p)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _event(self, name, detail=None):
+        self.emit(A_EVENT, name, detail)
+
+    def _refuse(self, reason):
+        self.counters["refused"] += 1
+        self.refusal = reason
+        self._event("refused", reason)
+
+    def _write_meta(self):
+        self.meta.pack_into(self._meta_buf)
+        self._io.append((_IO_META, 0, 0))
+        self.emit(A_WRITE, self.nblocks, memoryview(self._meta_buf))
+
+    def _send_now(self, ftype, payload):
+        """Send a small control message if the window has room; False if not."""
+        return self.session.send(ftype, payload, self.now)
+
+    def _drop_jobs(self):
+        if self._job is not None:
+            self._job.close()
+        for job in self._jobs:
+            job.close()
+        self._job = None
+        self._jobs = []
+        self._job_gen += 1
+
+    def _enqueue(self, job):
+        self._jobs.append(job)
+
+    def _send(self, ftype, n):
+        """Job helper: send self._obuf[:n] as one message, waiting for window room."""
+        while not self.session.can_send():
+            yield None
+        self.session.send(ftype, memoryview(self._obuf)[:n], self.now)
+
+    def _span_digest(self, start, span, out, off):
+        """Job helper: digest of the span at start (clipped at the volume's end)."""
+        end = min(start + span, self.nblocks)
+        self.hasher.begin(span)
+        chunk = self.cfg.chunk_blocks
+        b = start
+        rmv = self._rmv
+        while b < end:
+            c = min(chunk, end - b)
+            yield (b, c)
+            for k in range(c):
+                self.hasher.add(rmv[k * 512:(k + 1) * 512])
+            b += c
+        self.hasher.finish_into(out, off)
+
+    def _block_digests(self, first, count, out, off):
+        """Job helper: the digest of each block of [first, first + count) into out[off:]."""
+        chunk = self.cfg.chunk_blocks
+        ds = self.dsize
+        rmv = self._rmv
+        b = first
+        while b < first + count:
+            c = min(chunk, first + count - b)
+            yield (b, c)
+            for k in range(c):
+                self.engine.digest_into(rmv[k * 512:(k + 1) * 512], out, off)
+                off += ds
+            b += c
+
+    def _cached(self, tag, flags, span, start):
+        """Offset of this span's digest in the scan cache, or -1. The cache answers only
+        for its own scan's epoch: later, and for re-checks, the card may have changed."""
+        sc = self.scan
+        if sc is None or not sc["done"] or sc.get("aborted") or sc.get("closed") or \
+                tag != sc["tag"] or span != sc["gsize"] or flags & P.F_RECHECK:
+            return -1
+        rel = start - sc["start"]
+        if rel < 0 or rel >= sc["count"] or rel % span:
+            return -1
+        return (rel // span) * self.dsize
+
+    def _close_scan(self, tag):
+        """Epoch `tag` is complete: if it was a scan, its cache no longer answers."""
+        if self.scan is not None and self.scan["tag"] == tag:
+            self.scan["closed"] = True
+
+    def _work_add(self, tag, n):
+        self._work[tag] = self._work.get(tag, 0) + n
+
+    def _work_sub(self, tag, n):
+        left = self._work.get(tag, 0) - n
+        self._work[tag] = left
+        if left <= 0:
+            self._epoch_check(tag)
+
+    # -- scan pass (both roles) ------------------------------------------------------
+    def _begin_scan(self, tag, start, count, gsize):
+        if gsize < 1 or (count + gsize - 1) // gsize > self._max_groups:
+            raise ValueError("scan of %d blocks in spans of %d exceeds the cache" % (count, gsize))
+        self.scan = {"tag": tag, "start": start, "count": count, "gsize": gsize,
+                     "progress": 0, "done": False, "peer_root": None}
+        self.counters["scans"] += 1
+        if self.is_comparer:
+            self._work_add(tag, 1)  # the root comparison still to come
+
+    def _job_pass(self):
+        """Read every block of the scan range once: group digests into the cache, then a
+        root over them. The comparer compares roots; the other side sends its root."""
+        sc = self.scan
+        start, count, gsize = sc["start"], sc["count"], sc["gsize"]
+        ds = self.dsize
+        g = 0
+        b = start
+        while b < start + count:
+            yield from self._span_digest(b, gsize, self._cache, g * ds)
+            b += gsize
+            g += 1
+            sc["progress"] = min(b, start + count) - start
+        self.engine.digest_into(memoryview(self._cache)[:g * ds], self._root, 0)
+        sc["done"] = True
+        sc["groups"] = g
+        if not self.is_comparer:
+            struct.pack_into("<B", self._obuf, 0, sc["tag"])
+            self._obuf[1:1 + ds] = self._root
+            yield from self._send(P.T_ROOT, 1 + ds)
+        elif sc["peer_root"] is not None:
+            yield from self._compare_roots()
+        self._event("scan_pass", sc["progress"])
+
+    def _on_root(self, p):
+        sc = self.scan
+        if sc is None or not self.is_comparer or p[0] != sc["tag"]:
+            return
+        sc["peer_root"] = bytes(p[1:1 + self.dsize])
+        if sc["done"]:
+            self._enqueue(self._compare_roots())
+
+    def _compare_roots(self):
+        sc = self.scan
+        tag = sc["tag"]
+        if sc["peer_root"] != bytes(self._root):
+            # ask for all group digests (they come from the peer's cache, no reads)
+            per = (self.cfg.max_payload - P.SUMS_HDR - P.ENTRY) // self.dsize
+            g = 0
+            while g < sc["groups"]:
+                n = min(per, sc["groups"] - g)
+                start = sc["start"] + g * sc["gsize"]
+                yield from self._send_sumreq(tag, 0, sc["gsize"], ((start, n),))
+                g += n
+        self._work_sub(tag, 1)
+
+    # -- comparison (the comparing side) ---------------------------------------------
+    def _send_sumreq(self, tag, flags, span, entries):
+        """Job helper: one T_SUMREQ; its answer belongs to epoch `tag`."""
+        o = self._obuf
+        struct.pack_into("<BBI", o, 0, tag, flags, span)
+        pos = P.SUMREQ_HDR
+        for start, n in entries:
+            struct.pack_into("<IH", o, pos, start, n)
+            pos += P.ENTRY
+        self._work_add(tag, 1)
+        while not self.session.can_send():
+            yield None
+        if self.role == "primary":
+            self._since_q.append(self.log.seq)
+        self.session.send(P.T_SUMREQ, memoryview(o)[:pos], self.now)
+
+    def _on_sums(self, p):
+        if not self.is_comparer or not self.paired:
+            return
+        tag, flags = p[0], p[1]
+        reply = flags & P.F_REPLY
+        # A primary comparer's own data may have changed since it asked (its request went
+        # out before writes that it forwarded later); a secondary compares at the point of
+        # the stream where the digests arrive, so only writes after that can mislead it.
+        if reply and self._since_q:
+            since = self._since_q.pop(0)
+        else:
+            since = self.log.seq
+        self._work_add(tag, 1)
+        if reply:
+            self._work_sub(tag, 1)
+        self._enqueue(self._job_compare(tag, flags, bytes(p), since))
+
+    def _job_compare(self, tag, flags, data, since):
+        span = struct.unpack_from("<I", data, 2)[0]
+        ds = self.dsize
+        own = self._dig
+        chunk = self.cfg.chunk_blocks
+        pos = P.SUMS_HDR
+        descend = []
+        leaves = []
+        while pos + P.ENTRY <= len(data):
+            start, n = struct.unpack_from("<IH", data, pos)
+            pos += P.ENTRY
+            n = min(n, (len(data) - pos) // ds)
+            for i in range(n):
+                s = start + i * span
+                if s >= self.nblocks:
+                    break
+                off = self._cached(tag, flags, span, s)
+                if off >= 0:
+                    same = _digest_eq(self._cache, off, data, pos, ds)
+                elif span == 1:
+                    # single blocks: read a chunk at a time, not a block at a time
+                    k = i % chunk
+                    if k == 0:
+                        c = min(chunk, n - i, self.nblocks - s)
+                        yield from self._block_digests(s, c, own, 0)
+                    same = _digest_eq(own, k * ds, data, pos, ds)
+                else:
+                    yield from self._span_digest(s, span, own, 0)
+                    same = _digest_eq(own, 0, data, pos, ds)
+                pos += ds
+                if same:
+                    continue
+                if span > 1:
+                    child = span // FANOUT
+                    end = min(s + span, self.nblocks)
+                    descend.append((s, (end - s + child - 1) // child))
+                elif self.log.touched_since(since, s) and not flags & P.F_RECHECK:
+                    self.counters["rechecks"] += 1
+                    yield from self._send_sumreq(tag, P.F_RECHECK, 1, ((s, 1),))
+                else:
+                    if self.scan is not None and tag == self.scan["tag"]:
+                        self.counters["mismatches"] += 1  # a scan found the copies apart
+                        self._event("mismatch", s)
+                    else:
+                        self.counters["resync_blocks"] += 1  # a dirty region, as expected
+                    leaves.append(s)
+        if descend:
+            yield from self._request_children(tag, span // FANOUT, descend)
+        if leaves:
+            yield from self._repair(tag, leaves)
+        self._work_sub(tag, 1)
+
+    def _request_children(self, tag, child, spans):
+        """Job helper: ask for the children digests of each differing span."""
+        ds = self.dsize
+        limit = self.cfg.max_payload
+        batch = []
+        size = P.SUMS_HDR
+        for s, n in spans:
+            need = P.ENTRY + n * ds
+            if batch and size + need > limit:
+                yield from self._send_sumreq(tag, 0, child, batch)
+                batch = []
+                size = P.SUMS_HDR
+            batch.append((s, n))
+            size += need
+        if batch:
+            yield from self._send_sumreq(tag, 0, child, batch)
+
+    # -- answering (the side that is not comparing) -----------------------------------
+    def _on_sumreq(self, p):
+        if not self.paired:
+            return
+        self._enqueue(self._job_serve_sums(bytes(p)))
+
+    def _job_serve_sums(self, req):
+        tag, flags, span = struct.unpack_from("<BBI", req, 0)
+        ds = self.dsize
+        o = self._obuf
+        struct.pack_into("<BBI", o, 0, tag, flags | P.F_REPLY, span)
+        pos = P.SUMS_HDR
+        rpos = P.SUMREQ_HDR
+        while rpos + P.ENTRY <= len(req):
+            start, n = struct.unpack_from("<IH", req, rpos)
+            rpos += P.ENTRY
+            if start >= self.nblocks or pos + P.ENTRY + n * ds > len(o):
+                break  # a well-behaved peer never asks for this
+            struct.pack_into("<IH", o, pos, start, n)
+            pos += P.ENTRY
+            for i in range(n):
+                s = start + i * span
+                off = self._cached(tag, flags, span, s)
+                if off >= 0:
+                    o[pos:pos + ds] = memoryview(self._cache)[off:off + ds]
+                elif s < self.nblocks:
+                    yield from self._span_digest(s, span, o, pos)
+                pos += ds
+        yield from self._send(P.T_SUMS, pos)
+
+    # -- status ------------------------------------------------------------------------
+    def link_state(self):
+        st = self.session.state
+        if st == UP:
+            return "paired" if self.paired else "up"
+        return "handshake" if st else "down"
+
+    def status(self):
+        sc = self.scan
+        scan = None
+        if sc is not None:
+            scan = {"active": not sc["done"] and not sc.get("aborted", False),
+                    "done_blocks": sc["progress"], "total_blocks": sc["count"]}
+        s = {"role": self.role, "link": self.link_state(), "ready": self.ready,
+             "generation": self.meta.gen.hex(),
+             "alg": self.cfg.alg, "nblocks": self.nblocks, "scan": scan,
+             "counters": dict(self.counters), "link_stats": dict(self.session.stats)}
+        c = self.session.codec
+        s["link_stats"]["bad_crc"] = c.bad_crc
+        s["link_stats"]["bad_auth"] = c.bad_auth
+        s["link_stats"]["malformed"] = c.malformed
+        return s

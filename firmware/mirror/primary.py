@@ -1,0 +1,409 @@
+# The primary controller: serves the application's writes, forwards them, keeps the dirty
+# bitmap while the secondary cannot confirm them, and drives every resync and scan.
+#
+# Resync plans, chosen when the pair (re)connects:
+# - bitmap held and valid: only dirty regions are resynced (claims 10-12, 18, 19). A run of
+#   at least `whole_run` dirty regions (a sequential write) is sent whole; shorter runs are
+#   compared block by block, so scattered writes cost a block each plus a few digests.
+# - bitmap lost (reboot) or damaged: a full scan of both volumes (claims 2-5, 16, 18).
+# - a full scan also runs every scan_period_ms once the pair is coherent (claims 6, 7, 13).
+# Work is issued in epochs; a region stays `pending` until its epoch is confirmed, and goes
+# back to dirty if the link drops first.
+import struct
+
+from mirror import proto as P
+from mirror.bitmap import DirtyBitmap
+from mirror.meta import PEER_SYNCED, relation
+from mirror.node import INFO_BITMAP, INFO_CONSISTENT, Node
+from mirror.tree import span_for
+
+_W_HDR = 8  # wid u32, block u32
+
+
+class Primary(Node):
+    def __init__(self, cfg, card_blocks, emit, entropy):
+        Node.__init__(self, cfg, card_blocks, emit, entropy)
+        self.bitmap = DirtyBitmap(self.nblocks, cfg.region_blocks)
+        self.bitmap.invalidate()  # at boot nothing is known: the first pairing scans all
+        self.pending = DirtyBitmap(self.nblocks, self.bitmap.region_blocks)
+        self._next_wid = 1
+        self.acked_wid = 0
+        self._inflight = []  # [wid, block, count, tag]: sent, not yet durable on the peer
+        self._inflight_max = 2 * cfg.window
+        self._tag = 0
+        self._epochs = {}  # tag -> {"kind", "first", "last", "issued", "done"}
+        self._need_full = True
+        self._syncing = False
+        self._next_scan = None
+        self._gen_count = 0
+        self.counters.update({"writes_forwarded": 0, "writes_degraded": 0, "pull_ahead": 0,
+                              "resyncs": 0, "degraded_acks": 0})
+
+    # -- boot and pairing ------------------------------------------------------------
+    def _meta_loaded(self, ok):
+        m = self.meta
+        if not ok:
+            m.gen = self._new_gen()
+            m.flags = 0
+        elif m.role == 2:
+            self._event("promoted", "this card was a secondary; it now leads")
+            m.flags |= PEER_SYNCED  # its first write apart starts a new generation
+        else:
+            return
+        m.role = 1
+        self._write_meta()
+
+    def _new_gen(self):
+        import hashlib
+        self._gen_count += 1
+        h = hashlib.sha256(self.entropy)
+        h.update(struct.pack("<I", self._gen_count))
+        return h.digest()[:8]
+
+    def _info_flags(self):
+        return INFO_BITMAP if self.bitmap.valid else 0
+
+    def _paired_check(self):
+        problem = self._pair_problem()
+        peer = self.peer
+        if problem is None and peer["nblocks"] < self.nblocks:
+            problem = "secondary card too small: %d blocks, need %d" % (peer["nblocks"],
+                                                                       self.nblocks)
+        rel = relation(self.meta.gen, self.meta.parent, peer["gen"], peer["parent"])
+        if problem is None and rel == "newer":
+            problem = "the secondary holds newer data (it was written as a primary); " \
+                      "refusing to copy older data over it"
+        if problem is None and rel == "diverged":
+            problem = "histories diverged: both cards were written while apart"
+        if problem is not None:
+            self._refuse(problem)
+            self._send_now(P.T_REFUSE, problem.encode())
+            return
+        self._send_now(P.T_START, self.meta.gen + self.meta.parent)
+        self.paired = True
+        self._syncing = True
+        self.counters["resyncs"] += 1
+        trusted = rel in ("same", "behind") and peer["flags"] & INFO_CONSISTENT
+        if not self.bitmap.check() or not trusted:
+            self.bitmap.invalidate()
+            self._need_full = True
+        self._event("paired", "full scan" if self._need_full else
+                    "bitmap: %d dirty regions" % self.bitmap.count())
+
+    def on_lost(self, reason):
+        bm = self.bitmap
+        for w in self._inflight:
+            bm.mark(w[1], w[2])
+        self.counters["degraded_acks"] += len(self._inflight)
+        self._inflight = []
+        # Writes still waiting for the secondary complete now, in degraded mode: they are
+        # on our card and in the bitmap, and the resync will carry them (as DRBD's
+        # protocol C does once the peer is declared gone).
+        self.acked_wid = self._next_wid - 1
+        r = self.pending.next_dirty(0)
+        while r >= 0:
+            bm.mark(r * bm.region_blocks)
+            self.pending.clear(r)
+            r = self.pending.next_dirty(r + 1)
+        for ep in self._epochs.values():
+            if ep["kind"] == "full":
+                bm.invalidate()  # an unfinished recovery scan: still nothing known
+                self._need_full = True
+        self._epochs = {}
+        Node.on_lost(self, reason)
+
+    # -- application writes ----------------------------------------------------------
+    def app_write(self, block, data, now):
+        """The application wrote `data` at `block` on the local card (already done).
+
+        Returns a token: the write is durable on the secondary once durable(token).
+        -1 means "not accepted now" (sync mode, link congested): pump the link, retry.
+        While unpaired the write is only recorded in the bitmap, and durable at once."""
+        self.now = now
+        n = len(data) // 512
+        if n < 1 or len(data) % 512 or block < 0 or block + n > self.nblocks:
+            raise ValueError("write of %d bytes at block %d is outside the volume" %
+                             (len(data), block))
+        fb = self.cfg.frame_blocks
+        frames = (n + fb - 1) // fb
+        if not self.paired:
+            self._degraded(block, n)
+            return self.acked_wid
+        s = self.session
+        if s.window - s.in_flight() < frames or len(self._inflight) + frames > self._inflight_max:
+            if self.cfg.mode == "sync":
+                return -1
+            self.bitmap.mark(block, n)  # pull ahead: the resync catches up later
+            self.counters["pull_ahead"] += 1
+            self.log.add(block, n)
+            return self.acked_wid
+        self.log.add(block, n)
+        for f in range(frames):
+            b = block + f * fb
+            c = min(fb, n - f * fb)
+            buf = s.begin()
+            wid = self._next_wid
+            self._next_wid += 1
+            struct.pack_into("<II", buf, 0, wid, b)
+            buf[_W_HDR:_W_HDR + c * 512] = data[f * fb * 512:(f * fb + c) * 512]
+            s.commit(P.T_WRITE, _W_HDR + c * 512, now)
+            self._inflight.append([wid, b, c, -1])
+        self.counters["writes_forwarded"] += 1
+        return self._next_wid - 1
+
+    def last_token(self):
+        """The token of the most recent forwarded write."""
+        return self._next_wid - 1
+
+    def durable(self, token):
+        """The write is on the secondary's card, or (degraded) the secondary is gone and
+        the write is recorded in the bitmap."""
+        return token <= self.acked_wid
+
+    def request_scan(self):
+        """Start a full scan as soon as the pair is idle (console `scan`)."""
+        self._next_scan = self.now
+
+    def _degraded(self, block, n):
+        self.bitmap.mark(block, n)
+        self.log.add(block, n)
+        self.counters["writes_degraded"] += 1
+        m = self.meta
+        if m.flags & PEER_SYNCED:
+            m.parent = m.gen
+            m.gen = self._new_gen()
+            m.flags &= ~PEER_SYNCED
+            self._write_meta()
+            self._event("generation", m.gen.hex())
+
+    # -- messages ------------------------------------------------------------------------
+    def _on_role_message(self, ftype, p):
+        if ftype == P.T_WACK:
+            self._on_wack(struct.unpack_from("<I", p, 0)[0])
+        elif ftype == P.T_BREQ:
+            if self.paired:
+                self._enqueue(self._job_serve_blocks(bytes(p)))
+        elif ftype == P.T_DONE:
+            ep = self._epochs.get(p[0])
+            if ep is not None:
+                ep["done"] = True
+                self._epoch_check(p[0])
+
+    def _on_wack(self, wid):
+        if wid <= self.acked_wid:
+            return
+        self.acked_wid = wid
+        infl = self._inflight
+        while infl and infl[0][0] <= wid:
+            w = infl.pop(0)
+            if w[3] >= 0:
+                self._work_sub(w[3], 1)
+
+    def _room(self):
+        return self.session.can_send() and len(self._inflight) < self._inflight_max
+
+    # -- copying blocks to the secondary -------------------------------------------------
+    def _push(self, tag, flags, runs):
+        """Job helper: send the blocks of `runs` ((block, count) pairs) in T_DATA frames.
+        Pushes of our own (not answers to T_BREQ) count as work of epoch `tag`."""
+        o = self._obuf
+        fb = self.cfg.frame_blocks
+        chunk = self.cfg.chunk_blocks
+        counted = not flags & P.F_REPLY
+        pos = P.DATA_HDR
+        nblk = 0
+        for block, count in runs:
+            b = block
+            end = min(block + count, self.nblocks)
+            while b < end:
+                if nblk == fb:
+                    yield from self._send_data(tag, flags, pos, nblk, counted)
+                    pos = P.DATA_HDR
+                    nblk = 0
+                c = min(end - b, fb - nblk, chunk)
+                yield (b, c)
+                struct.pack_into("<IH", o, pos, b, c)
+                pos += P.ENTRY
+                o[pos:pos + c * 512] = self._rmv[:c * 512]
+                pos += c * 512
+                nblk += c
+                b += c
+        if nblk:
+            yield from self._send_data(tag, flags, pos, nblk, counted)
+
+    def _send_data(self, tag, flags, n, nblk, counted):
+        while not self._room():
+            yield None
+        wid = self._next_wid
+        self._next_wid += 1
+        struct.pack_into("<BBI", self._obuf, 0, tag, flags, wid)
+        self.session.send(P.T_DATA, memoryview(self._obuf)[:n], self.now)
+        self.counters["blocks_copied"] += nblk
+        if counted:
+            self._work_add(tag, 1)
+            self._inflight.append([wid, 0, 0, tag])
+        else:
+            self._inflight.append([wid, 0, 0, -1])
+
+    def _job_serve_blocks(self, req):
+        runs = []
+        pos = 1
+        while pos + P.ENTRY <= len(req):
+            runs.append(struct.unpack_from("<IH", req, pos))
+            pos += P.ENTRY
+        yield from self._push(req[0], P.F_REPLY, runs)
+
+    def _repair(self, tag, leaves):
+        """As comparer: push the differing blocks."""
+        yield from self._push(tag, 0, [(b, 1) for b in leaves])
+
+    # -- driving resync and scans ----------------------------------------------------
+    def _has_work(self):
+        return bool(self._epochs) or self._need_full or self._syncing or \
+            self.bitmap.count() > 0
+
+    def next_deadline(self):
+        t = Node.next_deadline(self)
+        if self._next_scan is not None and self.paired:
+            t = self._next_scan if t is None else min(t, self._next_scan)
+        return t
+
+    def _next_work(self):
+        if not self.paired:
+            return None
+        open_epochs = len(self._epochs)
+        periodic_due = (self._next_scan is not None and self.now >= self._next_scan
+                        and not self._syncing and self.bitmap.count() == 0)
+        if self._need_full or periodic_due:
+            return None if open_epochs else self._job_full_scan(not self._need_full)
+        if self.bitmap.count():
+            if open_epochs >= self.cfg.max_epochs:
+                return None
+            return self._job_bitmap_epoch()
+        if self._syncing and not open_epochs:
+            self._finish_sync()
+        return None
+
+    def _finish_sync(self):
+        if not self._send_now(P.T_SYNCED, self.meta.gen):
+            return
+        self._syncing = False
+        self.meta.flags |= PEER_SYNCED
+        self._write_meta()
+        self._event("synced", self.meta.gen.hex())
+        self._schedule_scan()
+
+    def _schedule_scan(self):
+        period = self.cfg.scan_period_ms
+        self._next_scan = self.now + period if period else None
+
+    def _new_epoch(self, kind):
+        tag = self._tag
+        while tag in self._epochs:
+            tag = (tag + 1) & 0xFF
+        self._tag = (tag + 1) & 0xFF
+        self._work[tag] = 0
+        self._epochs[tag] = {"kind": kind, "first": -1, "last": -1, "issued": False,
+                             "done": False}
+        return tag
+
+    def _close_epoch(self, tag):
+        ep = self._epochs[tag]
+        ep["issued"] = True
+        self._obuf[0] = tag
+        yield from self._send(P.T_BARRIER, 1)
+        self._epoch_check(tag)
+
+    def _epoch_check(self, tag):
+        ep = self._epochs.get(tag)
+        if ep is None or not ep["issued"] or not ep["done"] or self._work.get(tag, 0) > 0:
+            return
+        del self._epochs[tag]
+        self._work.pop(tag, None)
+        self._close_scan(tag)
+        if ep["kind"] == "bitmap":
+            for r in range(ep["first"], ep["last"] + 1):
+                self.pending.clear(r)
+        else:
+            if ep["kind"] == "full":
+                self._need_full = False
+            self._event("scan_done", ep["kind"])
+            self._schedule_scan()
+
+    def _job_full_scan(self, periodic):
+        tag = self._new_epoch("periodic" if periodic else "full")
+        if not periodic:
+            self.bitmap.clear_all()  # valid from now on: it records writes during the scan
+        gsize = span_for(self.nblocks, self._max_groups)
+        self._begin_scan(tag, 0, self.nblocks, gsize)
+        struct.pack_into("<BIII", self._obuf, 0, tag, 0, self.nblocks, gsize)
+        yield from self._send(P.T_SCAN, 13)
+        yield from self._job_pass()
+        yield from self._close_epoch(tag)
+
+    def _job_bitmap_epoch(self):
+        """Take dirty regions (up to epoch_bytes of work) and resync them."""
+        tag = self._new_epoch("bitmap")
+        ep = self._epochs[tag]
+        bm = self.bitmap
+        rb = bm.region_blocks
+        cfg = self.cfg
+        budget = cfg.epoch_bytes
+        check = []  # regions to compare block by block
+        r = bm.next_dirty(0)
+        ep["first"] = r
+        while r >= 0 and budget > 0:
+            run = 1
+            while r + run < bm.nregions and run < 64 and bm.is_dirty(r + run):
+                run += 1
+            for i in range(r, r + run):
+                bm.clear(i)
+                self.pending.mark(i * rb)
+            ep["last"] = r + run - 1
+            first = bm.region_range(r)[0]
+            lb, lc = bm.region_range(r + run - 1)
+            if run >= cfg.whole_run:
+                budget -= (lb + lc - first) * 512
+                if check:
+                    yield from self._check_regions(tag, check)
+                    check = []
+                yield from self._push(tag, 0, ((first, lb + lc - first),))
+            else:
+                for i in range(r, r + run):
+                    check.append(bm.region_range(i))
+                    budget -= P.ENTRY + rb * self.dsize
+            r = bm.next_dirty(r + run)
+        if check:
+            yield from self._check_regions(tag, check)
+        yield from self._close_epoch(tag)
+
+    def _check_regions(self, tag, regions):
+        """Compare regions block by block: send our digests (the secondary compares) or ask
+        for the secondary's (we compare)."""
+        if self.is_comparer:
+            yield from self._request_children(tag, 1, regions)
+            return
+        o = self._obuf
+        ds = self.dsize
+        pos = P.SUMS_HDR
+        for first, count in regions:
+            if pos + P.ENTRY + count * ds > len(o):
+                yield from self._send_sums(tag, pos)
+                pos = P.SUMS_HDR
+            struct.pack_into("<IH", o, pos, first, count)
+            pos += P.ENTRY
+            yield from self._block_digests(first, count, o, pos)
+            pos += count * ds
+        yield from self._send_sums(tag, pos)
+
+    def _send_sums(self, tag, n):
+        struct.pack_into("<BBI", self._obuf, 0, tag, 0, 1)
+        yield from self._send(P.T_SUMS, n)
+
+    def status(self):
+        s = Node.status(self)
+        s.update({"dirty_regions": self.bitmap.count(), "bitmap_valid": self.bitmap.valid,
+                  "region_blocks": self.bitmap.region_blocks, "syncing": self._syncing,
+                  "acked_wid": self.acked_wid, "inflight": len(self._inflight),
+                  "epochs": len(self._epochs)})
+        return s

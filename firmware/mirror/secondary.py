@@ -1,0 +1,193 @@
+# The secondary controller: applies the primary's writes and repairs in stream order,
+# confirms them once durable (T_WACK), and by default is the comparing side of every scan:
+# it checks the primary's digests against its own card and requests the blocks that differ
+# (claims 5, 13, 16, 25, 33).
+import struct
+
+from mirror import proto as P
+from mirror.meta import CONSISTENT, ZERO
+from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, Node
+
+_WACK_EVERY = 4  # confirm at least every few writes under a steady stream
+
+
+class Secondary(Node):
+    def __init__(self, cfg, card_blocks, emit, entropy):
+        Node.__init__(self, cfg, card_blocks, emit, entropy)
+        self.applied_wid = 0
+        self._writes_issued = 0
+        self._writes_done = 0
+        self._barriers = {}  # tag -> writes issued when the barrier arrived
+        self._done_q = []
+        self._wack_due = False
+        self._unconfirmed = 0
+        self.counters.update({"writes_applied": 0, "dropped_writes": 0})
+
+    def _meta_loaded(self, ok):
+        m = self.meta
+        if ok and m.role == 2:
+            return
+        if ok:
+            self._event("demoted", "this card was a primary; it now follows")
+        else:
+            m.gen = ZERO
+            m.flags = 0
+        m.role = 2
+        self._write_meta()
+
+    def _info_flags(self):
+        return INFO_CONSISTENT if self.meta.flags & CONSISTENT else 0
+
+    def _paired_check(self):
+        problem = self._pair_problem()
+        if problem is not None:
+            self._refuse(problem)
+        # otherwise wait for the primary's T_START (or T_REFUSE)
+
+    def on_lost(self, reason):
+        self._barriers = {}
+        self._done_q = []
+        Node.on_lost(self, reason)
+
+    def _on_role_message(self, ftype, p):
+        if ftype == P.T_WRITE:
+            self._on_write(p)
+        elif ftype == P.T_DATA:
+            self._on_data(p)
+        elif ftype == P.T_BARRIER:
+            if self.paired:
+                self._barriers[p[0]] = self._writes_issued
+                self._epoch_check(p[0])
+        elif ftype == P.T_SCAN:
+            if self.paired:
+                tag, start, count, gsize = struct.unpack_from("<BIII", p, 0)
+                self._begin_scan(tag, start, count, gsize)
+                self._enqueue(self._job_pass())
+        elif ftype == P.T_START:
+            self._on_start(bytes(p[:8]))
+        elif ftype == P.T_SYNCED:
+            m = self.meta
+            m.gen = bytes(p[:8])
+            m.parent = ZERO
+            m.flags |= CONSISTENT
+            self._write_meta()
+            self._event("synced", m.gen.hex())
+        elif ftype == P.T_REFUSE:
+            self._refuse("primary refused: " + bytes(p).decode())
+
+    def _on_start(self, gen):
+        m = self.meta
+        if m.gen != gen and m.flags & CONSISTENT:
+            m.flags &= ~CONSISTENT  # about to take data of a newer generation
+            self._write_meta()
+        self.paired = True
+        self._event("paired", gen.hex())
+
+    # -- applying writes in stream order ---------------------------------------------
+    def _apply(self, block, data, wid, account):
+        n = len(data) // 512
+        if block + n > self.nblocks:
+            self.counters["dropped_writes"] += 1
+            return
+        self.log.add(block, n)
+        self._writes_issued += 1
+        self._io.append((IO_WRITE, wid, account))
+        self.emit(A_WRITE, block, data)
+
+    def _on_write(self, p):
+        if not self.paired:
+            self.counters["dropped_writes"] += 1
+            return
+        wid, block = struct.unpack_from("<II", p, 0)
+        self._apply(block, p[8:], wid, -1)
+
+    def _on_data(self, p):
+        if not self.paired:
+            self.counters["dropped_writes"] += 1
+            return
+        tag, flags, wid = struct.unpack_from("<BBI", p, 0)
+        pos = P.DATA_HDR
+        while pos + P.ENTRY <= len(p):
+            block, count = struct.unpack_from("<IH", p, pos)
+            pos += P.ENTRY
+            end = pos + count * 512
+            last = end + P.ENTRY > len(p)
+            account = (tag << 16) | count if flags & P.F_REPLY else -1
+            self._apply(block, p[pos:end], wid if last else 0, account)
+            pos = end
+
+    def _write_done(self, ok, wid, account):
+        self._writes_done += 1
+        if not ok:
+            # never confirm what is not on the card: start the session over, so the
+            # primary keeps the affected regions dirty and retries them after reconnecting
+            self.session.restart(self.now, "storage error")
+            return
+        self.counters["writes_applied"] += 1
+        if wid:
+            self.applied_wid = wid
+            self._wack_due = True
+            self._unconfirmed += 1
+        if account >= 0:
+            self._work_sub(account >> 16, account & 0xFFFF)
+        for tag in list(self._barriers):
+            self._epoch_check(tag)
+
+    def _writes_queued(self):
+        for entry in self._io:
+            if entry[0] == IO_WRITE:
+                return True
+        return False
+
+    def _flush_control(self):
+        if self._wack_due and (self._unconfirmed >= _WACK_EVERY or not self._writes_queued()):
+            if self._send_now(P.T_WACK, struct.pack("<I", self.applied_wid)):
+                self._wack_due = False
+                self._unconfirmed = 0
+        while self._done_q and self._send_now(P.T_DONE, bytes((self._done_q[0],))):
+            self._done_q.pop(0)
+
+    def on_window(self):
+        self._flush_control()
+
+    # -- epochs and repairs -----------------------------------------------------------
+    def _epoch_check(self, tag):
+        issued = self._barriers.get(tag)
+        if issued is None or self._writes_done < issued or self._work.get(tag, 0) > 0:
+            return
+        del self._barriers[tag]
+        self._work.pop(tag, None)
+        self._close_scan(tag)
+        self._done_q.append(tag)
+        self._flush_control()
+
+    def _repair(self, tag, leaves):
+        """As comparer: request the differing blocks from the primary, in runs."""
+        runs = []
+        for b in leaves:
+            if runs and runs[-1][0] + runs[-1][1] == b and runs[-1][1] < 0xFFFF:
+                runs[-1][1] += 1
+            else:
+                runs.append([b, 1])
+        o = self._obuf
+        per = (len(o) - 1) // P.ENTRY
+        for i in range(0, len(runs), per):
+            o[0] = tag
+            pos = 1
+            for b, c in runs[i:i + per]:
+                struct.pack_into("<IH", o, pos, b, c)
+                pos += P.ENTRY
+                self._work_add(tag, c)
+            yield from self._send(P.T_BREQ, pos)
+
+    def _has_work(self):
+        return bool(self._barriers)
+
+    def _next_work(self):
+        return None
+
+    def status(self):
+        s = Node.status(self)
+        s.update({"applied_wid": self.applied_wid, "consistent":
+                  bool(self.meta.flags & CONSISTENT), "dirty_regions": 0})
+        return s

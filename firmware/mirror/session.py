@@ -1,0 +1,357 @@
+# The link session: authenticated handshake and reliable, in-order delivery of messages
+# over a byte stream that may drop, corrupt, duplicate, delay or split data.
+#
+# Handshake: each side sends HELLO(version, established, my_nonce, peer_nonce, info). A side
+# is established once it receives a HELLO echoing its own fresh nonce, which proves the peer
+# is live (not a replay). With a shared key, HELLO frames are tagged with the long-term key
+# and every later frame with a per-session key derived from both nonces, so frames from an
+# older session (or a replay) fail authentication.
+#
+# Delivery: go-back-N sliding window, 16-bit sequence numbers, cumulative acks piggybacked on
+# every frame (a bare ACK when there is nothing to send), retransmission on an adaptive
+# timeout (SRTT/RTTVAR as in TCP, Karn's rule, exponential backoff), duplicates dropped.
+# The peer is declared gone after dead_ms of silence; keepalives keep an idle link alive.
+import hashlib
+import struct
+from micropython import const
+
+from mirror import auth
+from mirror.frames import TAG, FrameCodec
+
+T_HELLO = const(1)  # unsequenced, long-term key
+T_ACK = const(2)  # unsequenced, session key: ack / keepalive
+VERSION = const(1)
+NONCE = const(16)
+
+DOWN = const(0)
+HANDSHAKE = const(1)
+UP = const(2)
+
+_HELLO_HDR = const(2 + 2 * NONCE)
+
+
+def _seq_diff(a, b):
+    """a - b in 16-bit sequence space."""
+    return (a - b) & 0xFFFF
+
+
+class Session:
+    """Reliable session; `upper` receives on_message(ftype, payload), on_established(info)
+    and on_lost(reason). Outgoing bytes accumulate in a buffer the runtime drains."""
+
+    def __init__(self, cfg, upper, nonce_seed):
+        self.cfg = cfg
+        self.upper = upper
+        self.key = cfg.key
+        self._session_key = None
+        w = cfg.window
+        self.window = w
+        self.codec = FrameCodec(cfg.max_payload, TAG if cfg.key else 0, self._key_for)
+        self._slots = [bytearray(cfg.max_payload) for _ in range(w)]
+        self._slot_len = [0] * w
+        self._slot_type = bytearray(w)
+        self._slot_time = [0] * w
+        self._slot_retx = bytearray(w)
+        self._txcap = 2 * self.codec.max_wire
+        self._tx = bytearray(self._txcap)
+        self._txmv = memoryview(self._tx)
+        self._txh = 0
+        self._txt = 0
+        self._hello = bytearray(_HELLO_HDR + 64)
+        self._nonce_seed = bytes(nonce_seed)
+        self._nonce_count = 0
+        self.nonce = bytes(NONCE)
+        self.peer_nonce = None
+        self.state = DOWN
+        self.rto = cfg.rto_init_ms
+        self._srtt = -1
+        self._rttvar = 0
+        self.stats = {"frames_out": 0, "bytes_out": 0, "retransmits": 0, "dup_in": 0,
+                      "gap_in": 0, "hellos_out": 0, "timeouts": 0, "sessions": 0}
+        self._reset_seq(0)
+
+    # -- state -------------------------------------------------------------------------
+    def _reset_seq(self, now):
+        self._base = 0
+        self._next = 0
+        self._txpos = 0
+        self._expect = 0
+        self._ack_due = -1
+        self._ack_count = 0
+        self._last_rx = now
+        self._last_tx = now
+        self._hello_due = now
+        if self._txt > self._txh:
+            # a frame may be half-sent: a delimiter makes the peer drop just that one
+            self._tx[0] = 0
+            self._txt = 1
+        else:
+            self._txt = 0
+        self._txh = 0
+
+    def _new_nonce(self):
+        self._nonce_count += 1
+        h = hashlib.sha256(self._nonce_seed)
+        h.update(struct.pack("<I", self._nonce_count))
+        self.nonce = h.digest()[:NONCE]
+        self.peer_nonce = None
+        self._session_key = None
+
+    def _key_for(self, ftype):
+        return self.key if ftype == T_HELLO else self._session_key
+
+    @property
+    def established(self):
+        return self.state == UP
+
+    # -- events from the runtime -----------------------------------------------------
+    def open(self, now):
+        """The transport is up (TCP connected, UART present): start the handshake."""
+        self._reset_seq(now)
+        self._new_nonce()
+        self.state = HANDSHAKE
+        self._send_hello(now)
+
+    def close(self, now, reason="transport down"):
+        """The transport went away."""
+        was_up = self.state == UP
+        self.state = DOWN
+        self._reset_seq(now)
+        if was_up:
+            self.upper.on_lost(reason)
+
+    def restart(self, now, reason):
+        """Drop the session and handshake afresh (the upper layer hit an error)."""
+        self._restart(now, reason)
+        self._send_hello(now)
+
+    def _restart(self, now, reason):
+        was_up = self.state == UP
+        self.state = HANDSHAKE
+        self._reset_seq(now)
+        self._new_nonce()
+        if was_up:
+            self.upper.on_lost(reason)
+
+    def receive(self, data, now):
+        if self.state == DOWN:
+            return
+        self._now = now
+        self.codec.feed(data, self._on_frame)
+        self.pump(now)
+
+    def tick(self, now):
+        st = self.state
+        if st == DOWN:
+            return
+        if st == HANDSHAKE:
+            if now >= self._hello_due:
+                self._send_hello(now)
+            return
+        if now - self._last_rx > self.cfg.dead_ms:
+            self.stats["timeouts"] += 1
+            self._restart(now, "peer silent")
+            self._send_hello(now)
+            return
+        if self._txpos != self._base:
+            slot = self._base % self.window
+            if now - self._slot_time[slot] >= self.rto:
+                self._go_back(now)
+        if self._ack_due < 0 and now - self._last_tx >= self.cfg.keepalive_ms:
+            self._ack_due = now
+        self.pump(now)
+
+    def next_deadline(self):
+        """Earliest time at which tick() has something to do (None: nothing scheduled)."""
+        st = self.state
+        if st == DOWN:
+            return None
+        if st == HANDSHAKE:
+            return self._hello_due
+        t = self._last_rx + self.cfg.dead_ms + 1
+        if self._txpos != self._base:
+            t = min(t, self._slot_time[self._base % self.window] + self.rto)
+        t = min(t, self._ack_due if self._ack_due >= 0 else self._last_tx + self.cfg.keepalive_ms)
+        return t
+
+    # -- sending -----------------------------------------------------------------------
+    def can_send(self):
+        return self.state == UP and _seq_diff(self._next, self._base) < self.window
+
+    def in_flight(self):
+        return _seq_diff(self._next, self._base)
+
+    def begin(self):
+        """The buffer of the next window slot, to fill with a payload; None if full."""
+        if not self.can_send():
+            return None
+        return self._slots[self._next % self.window]
+
+    def commit(self, ftype, n, now):
+        """Send the payload written into begin()'s buffer (n bytes) as message ftype."""
+        slot = self._next % self.window
+        self._slot_len[slot] = n
+        self._slot_type[slot] = ftype
+        self._slot_retx[slot] = 0
+        self._next = (self._next + 1) & 0xFFFF
+        self.pump(now)
+
+    def send(self, ftype, payload, now):
+        buf = self.begin()
+        if buf is None:
+            return False
+        n = len(payload)
+        buf[:n] = payload
+        self.commit(ftype, n, now)
+        return True
+
+    def _room(self, nbytes):
+        if self._txcap - self._txt >= nbytes:
+            return True
+        if self._txh:
+            n = self._txt - self._txh
+            self._tx[:n] = bytes(self._txmv[self._txh:self._txt])
+            self._txh = 0
+            self._txt = n
+        return self._txcap - self._txt >= nbytes
+
+    def _emit(self, ftype, seq, payload, now):
+        codec = self.codec
+        end = codec.encode_into(self._tx, self._txt, ftype, seq, self._expect, payload)
+        self.stats["frames_out"] += 1
+        self.stats["bytes_out"] += end - self._txt
+        self._txt = end
+        self._last_tx = now
+        self._ack_due = -1
+        self._ack_count = 0
+
+    def pump(self, now):
+        """Move window frames (and a due ack) into the transmit buffer as room allows."""
+        if self.state != UP:
+            return
+        codec = self.codec
+        while self._txpos != self._next:
+            slot = self._txpos % self.window
+            n = self._slot_len[slot]
+            if not self._room(codec.wire_size(n)):
+                return
+            self._slot_time[slot] = now
+            self._emit(self._slot_type[slot], self._txpos,
+                       memoryview(self._slots[slot])[:n], now)
+            self._txpos = (self._txpos + 1) & 0xFFFF
+        if 0 <= self._ack_due <= now and self._room(codec.wire_size(0)):
+            self._emit(T_ACK, 0, b"", now)
+
+    def _go_back(self, now):
+        """Retransmission timeout: resend the whole window from its oldest frame."""
+        n = _seq_diff(self._txpos, self._base)
+        self.stats["retransmits"] += n
+        for i in range(n):
+            self._slot_retx[(self._base + i) % self.window] = 1
+        self._txpos = self._base
+        self.rto = min(self.rto * 2, self.cfg.rto_max_ms)
+        self.pump(now)
+
+    def tx_view(self):
+        """Bytes waiting to go out on the transport."""
+        return self._txmv[self._txh:self._txt]
+
+    def tx_done(self, n):
+        """The runtime wrote n bytes of tx_view() to the transport."""
+        self._txh += n
+        if self._txh >= self._txt:
+            self._txh = 0
+            self._txt = 0
+
+    # -- handshake -----------------------------------------------------------------------
+    def _send_hello(self, now):
+        info = self.upper.hello_info()
+        h = self._hello
+        h[0] = VERSION
+        h[1] = 1 if self.state == UP else 0
+        h[2:2 + NONCE] = self.nonce
+        h[2 + NONCE:_HELLO_HDR] = self.peer_nonce if self.peer_nonce else bytes(NONCE)
+        n = _HELLO_HDR + len(info)
+        if n > len(h):
+            raise ValueError("hello info too long")
+        h[_HELLO_HDR:n] = info
+        self._hello_due = now + self.cfg.hello_ms
+        if self._room(self.codec.wire_size(n)):
+            end = self.codec.encode_into(self._tx, self._txt, T_HELLO, 0, 0,
+                                         memoryview(h)[:n])
+            self.stats["hellos_out"] += 1
+            self.stats["bytes_out"] += end - self._txt
+            self._txt = end
+            self._last_tx = now
+
+    def _on_hello(self, p, now):
+        if len(p) < _HELLO_HDR or p[0] != VERSION:
+            self.codec.malformed += 1
+            return
+        peer_est = p[1]
+        their = bytes(p[2:2 + NONCE])
+        echo = bytes(p[2 + NONCE:_HELLO_HDR])
+        if self.state == UP and their != self.peer_nonce:
+            self._restart(now, "peer restarted")  # new peer session: start ours afresh too
+        new_peer = their != self.peer_nonce
+        self.peer_nonce = their
+        reply = new_peer or not peer_est
+        if self.state != UP and echo == self.nonce:
+            lo, hi = (self.nonce, their) if self.nonce < their else (their, self.nonce)
+            if self.key:
+                self._session_key = auth.session_key(self.key, lo, hi)
+            self.state = UP
+            self.stats["sessions"] += 1
+            self._reset_seq(now)
+            if reply:  # before any data frame, or the peer (not yet up) would drop them
+                self._send_hello(now)
+                reply = False
+            self.upper.on_established(p[_HELLO_HDR:])
+        if reply:
+            self._send_hello(now)
+
+    # -- receiving -----------------------------------------------------------------------
+    def _on_frame(self, ftype, seq, ack, payload):
+        now = self._now
+        if ftype == T_HELLO:
+            self._on_hello(payload, now)
+            return
+        if self.state != UP:
+            return
+        self._last_rx = now
+        self._on_ack(ack, now)
+        if ftype == T_ACK:
+            return
+        d = _seq_diff(seq, self._expect)
+        if d == 0:
+            self._expect = (self._expect + 1) & 0xFFFF
+            self._ack_count += 1
+            self._ack_due = now if self._ack_count >= 2 else now + self.cfg.ack_delay_ms
+            self.upper.on_message(ftype, payload)
+        elif d >= 0x8000:
+            self.stats["dup_in"] += 1
+            self._ack_due = now
+        else:
+            self.stats["gap_in"] += 1
+            self._ack_due = now
+
+    def _on_ack(self, ack, now):
+        n = _seq_diff(ack, self._base)
+        if n == 0 or n > _seq_diff(self._txpos, self._base):
+            return
+        last = (ack - 1) % self.window
+        if not self._slot_retx[last]:
+            self._rtt_sample(now - self._slot_time[last])
+        self._base = ack
+        self.upper.on_window()
+
+    def _rtt_sample(self, r):
+        if self._srtt < 0:
+            self._srtt = r
+            self._rttvar = r // 2
+        else:
+            self._rttvar = (3 * self._rttvar + abs(self._srtt - r)) // 4
+            self._srtt = (7 * self._srtt + r) // 8
+        rto = self._srtt + max(4 * self._rttvar, 10)
+        self.rto = max(self.cfg.rto_min_ms, min(rto, self.cfg.rto_max_ms))
+

@@ -1,0 +1,137 @@
+# The board runtime: performs the controller's actions (card I/O, link bytes) and feeds it
+# events, in one poll loop. Not asyncio: in sync mode a FAT write on the mirrored volume
+# must block until the secondary confirms it, from inside VfsFat's call, and a re-entrant
+# poll loop (wait()) allows that where an event loop could not.
+import select
+import time
+
+from mirror.node import A_EVENT, A_READ, A_WRITE
+from mirror.sched import IdlePolicy
+
+_WAIT_MS = 30000
+
+
+class Runtime:
+    def __init__(self, node_cls, cfg, card, link, entropy, on_event=None):
+        self.card = card
+        self.link = link
+        self.on_event = on_event
+        self._done = []
+        self._t0 = time.ticks_ms()
+        self._now = 0
+        self.policy = IdlePolicy()
+        self.node = node_cls(cfg, card.ioctl(4, 0), self._emit, entropy)
+        self._poll_link = select.poll()
+        self._poll_all = select.poll()
+        self._console = None
+        self._link_obj = None
+        self.link_enabled = True
+
+    def now(self):
+        t = time.ticks_ms()
+        self._now += time.ticks_diff(t, self._t0)
+        self._t0 = t
+        return self._now
+
+    # -- actions from the node ------------------------------------------------------------
+    def _emit(self, kind, a, b):
+        if kind == A_READ:
+            self._done.append(self._io(self.card.readblocks, a, b))
+        elif kind == A_WRITE:
+            self._done.append(self._io(self.card.writeblocks, a, b))
+        elif kind == A_EVENT and self.on_event is not None:
+            self.on_event(a, b)
+
+    def _io(self, fn, block, buf):
+        try:
+            fn(block, buf)
+            return True
+        except OSError:
+            return False
+
+    def _complete(self):
+        while self._done:
+            self.node.io_done(self._done.pop(0), self.now())
+
+    # -- what the mirrored volume needs (see mirror.volume.MirroredVolume) -----------------
+    def local_read(self, block, buf):
+        self.policy.foreground(self.now())
+        self.card.readblocks(block, buf)
+
+    def local_write(self, block, buf):
+        self.policy.foreground(self.now())
+        self.card.writeblocks(block, buf)
+
+    def wait(self, predicate, timeout_ms=_WAIT_MS):
+        """Run the link (not the console) until predicate() holds."""
+        end = self.now() + timeout_ms
+        while not predicate():
+            if self.now() > end:
+                raise OSError(110)  # ETIMEDOUT: the secondary did not confirm in time
+            self.pump(10, False)
+
+    # -- the loop ------------------------------------------------------------------------
+    def start(self, console=None):
+        self._console = console
+        if console is not None:
+            self._poll_all.register(console.stream, select.POLLIN)
+        self.node.start(self.now())
+        self._complete()
+
+    def _track_link(self):
+        obj = self.link.poll_obj
+        if obj is self._link_obj:
+            return
+        for p in (self._poll_link, self._poll_all):
+            if self._link_obj is not None:
+                p.unregister(self._link_obj)
+            if obj is not None:
+                p.register(obj, select.POLLIN)
+        self._link_obj = obj
+
+    def _flush_tx(self):
+        node = self.node
+        tx = node.tx_view()
+        while len(tx):
+            n = self.link.write(tx)
+            if not n:
+                return
+            node.tx_done(n)
+            tx = node.tx_view()
+
+    def pump(self, timeout_ms, with_console=True):
+        node = self.node
+        now = self.now()
+        change = self.link.maintain(now)
+        if change == "up":
+            node.transport_up(now)
+        elif change == "down":
+            node.transport_down(now)
+        self._track_link()
+        self._flush_tx()
+        if node.busy() and self.policy.may_idle(now):
+            timeout_ms = 0
+        else:
+            t = node.next_deadline()
+            if t is not None:
+                timeout_ms = max(0, min(timeout_ms, t - now))
+        poller = self._poll_all if with_console else self._poll_link
+        for obj, ev in poller.poll(timeout_ms):
+            if obj is self._link_obj:
+                data = self.link.read()
+                if data:
+                    node.receive(data, self.now())
+            elif with_console and self._console is not None:
+                self._console.feed()
+        now = self.now()
+        node.tick(now)
+        self._complete()
+        for _ in range(8):  # a few background steps, then look at the link again
+            if not self.policy.may_idle(now) or not node.idle(now):
+                break
+            self._complete()
+        self._flush_tx()
+
+    def run(self):
+        while True:
+            self.pump(50)

@@ -1,0 +1,146 @@
+# Two controllers joined by an in-memory link, in virtual time (the h11 way of testing a
+# protocol: no sockets, no threads, every byte visible). Runs under CPython and MicroPython.
+from mirror.config import Config
+from mirror.node import A_EVENT, A_READ, A_WRITE
+from mirror.primary import Primary
+from mirror.secondary import Secondary
+from mirror.volume import MemBlockDevice
+
+
+class Side:
+    """One board: a node, its card (a RAM device with one extra block for metadata)."""
+
+    def __init__(self, cls, cfg, nblocks, entropy, card=None):
+        self.card = card if card is not None else MemBlockDevice(nblocks + 1)
+        self.done = []  # completions to deliver: ok flags
+        self.events = []
+        self.fail_writes = 0
+        self.node = cls(cfg, self.card.nblocks, self._emit, entropy)
+
+    def _emit(self, kind, a, b):
+        if kind == A_READ:
+            self.card.readblocks(a, b)
+            self.done.append(True)
+        elif kind == A_WRITE:
+            if self.fail_writes:
+                self.fail_writes -= 1
+                self.done.append(False)
+            else:
+                self.card.writeblocks(a, b)
+                self.done.append(True)
+        elif kind == A_EVENT:
+            self.events.append((a, b))
+
+    def event_names(self):
+        return [e[0] for e in self.events]
+
+
+class Pair:
+    """A primary and a secondary; `link_up` says whether bytes cross. `filter(data)` may
+    alter bytes in flight (drop, corrupt). Bytes crossing are counted in `link_bytes`."""
+
+    def __init__(self, nblocks=256, seed=1, cfg_p=None, cfg_s=None, cards=None, **kw):
+        self.nblocks = nblocks
+        cp = dict(kw)
+        cp.update(cfg_p or {})
+        cs = dict(kw)
+        cs.update(cfg_s or {})
+        cp["role"] = "primary"
+        cs["role"] = "secondary"
+        self.now = 0
+        self.seed = seed
+        cards = cards or (None, None)
+        self.p = Side(Primary, Config(**cp), nblocks, b"P%d" % seed, cards[0])
+        self.s = Side(Secondary, Config(**cs), nblocks, b"S%d" % seed, cards[1])
+        self.link_up = False
+        self.filter = None
+        self.link_bytes = 0
+        self.per_step = 1 << 30  # bytes per step each way (bandwidth)
+        self.p.node.start(0)
+        self.s.node.start(0)
+        self.settle_io()
+
+    @property
+    def primary(self):
+        return self.p.node
+
+    @property
+    def secondary(self):
+        return self.s.node
+
+    def settle_io(self):
+        for side in (self.p, self.s):
+            while side.done:
+                side.node.io_done(side.done.pop(0), self.now)
+
+    def connect(self):
+        self.link_up = True
+        self.p.node.transport_up(self.now)
+        self.s.node.transport_up(self.now)
+
+    def disconnect(self):
+        self.link_up = False
+        self.p.node.transport_down(self.now)
+        self.s.node.transport_down(self.now)
+
+    def _carry(self, src, dst):
+        tx = src.node.tx_view()
+        n = min(len(tx), self.per_step)
+        if not n:
+            return
+        data = bytes(tx[:n])
+        src.node.tx_done(n)
+        if not self.link_up:
+            return
+        self.link_bytes += n
+        if self.filter is not None:
+            data = self.filter(data)
+        if data:
+            dst.node.receive(data, self.now)
+
+    def step(self, dt=1):
+        self.now += dt
+        self.settle_io()
+        self._carry(self.p, self.s)
+        self._carry(self.s, self.p)
+        for side in (self.p, self.s):
+            side.node.tick(self.now)
+            for _ in range(64):
+                if not side.node.idle(self.now):
+                    break
+                while side.done:
+                    side.node.io_done(side.done.pop(0), self.now)
+        self.settle_io()
+
+    def run(self, steps, until=None, dt=1):
+        """Step up to `steps` times; stop early once until() is true. Returns steps taken."""
+        for i in range(steps):
+            if until is not None and until():
+                return i
+            self.step(dt)
+        if until is not None and not until():
+            raise AssertionError("condition not reached in %d steps" % steps)
+        return steps
+
+    def synced(self):
+        """Paired, resync finished on both sides, nothing in flight."""
+        p, s = self.primary, self.secondary
+        return p.paired and not p.busy() and not s.busy() and not p._inflight and \
+            s.meta.gen == p.meta.gen and s.status()["consistent"] and \
+            not len(p.tx_view()) and not len(s.tx_view()) and \
+            p.session.in_flight() == 0 and s.session.in_flight() == 0
+
+    def differing(self):
+        """Blocks whose contents differ between the two cards."""
+        a = memoryview(self.p.card.data)
+        b = memoryview(self.s.card.data)
+        return [i for i in range(self.nblocks)
+                if bytes(a[i * 512:(i + 1) * 512]) != bytes(b[i * 512:(i + 1) * 512])]
+
+    def coherent(self):
+        return not self.differing()
+
+    def write(self, block, data):
+        """An application write on the primary: local card, then the controller."""
+        self.p.card.writeblocks(block, data)
+        return self.primary.app_write(block, data, self.now)

@@ -1,0 +1,71 @@
+"""Run every benchmark in tools/bench/bench_*.py and report the results.
+
+    python tools/bench/run.py [NAME ...] [--json FILE]
+
+A benchmark module exposes NAME (str) and run() -> dict of metric -> value. Results are
+printed as a table and as one JSON object {NAME: {metric: value}} (also written to FILE).
+"""
+import argparse
+import glob
+import importlib.util
+import json
+import os
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "host"))
+from sdmirror import fwpath  # noqa: E402
+
+fwpath.install()  # benchmarks import the firmware as the tests do
+
+
+def discover():
+    for path in sorted(glob.glob(os.path.join(HERE, "bench_*.py"))):
+        name = os.path.basename(path)[:-3]
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        yield mod
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help="run only benchmarks whose NAME contains one of these")
+    ap.add_argument("--json", help="also write the combined JSON here")
+    args = ap.parse_args(argv)
+    console = Console()
+    mods = [m for m in discover() if not args.names or any(n in m.NAME for n in args.names)]
+    if not mods:
+        console.print("no benchmarks found (tools/bench/bench_*.py)")
+        return 0
+    results, failed = {}, []
+    table = Table(title="sdmirror benchmarks")
+    for col in ("benchmark", "metric", "value"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for mod in mods:
+        console.print("running %s ..." % mod.NAME)
+        try:
+            results[mod.NAME] = res = mod.run()
+        except Exception:
+            console.print_exception()
+            failed.append(mod.NAME)
+            continue
+        for metric, value in res.items():
+            table.add_row(mod.NAME, str(metric), "%.4g" % value if isinstance(value, float) else str(value))
+    console.print(table)
+    text = json.dumps(results, indent=2, sort_keys=True)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    if failed:
+        console.print("[red]failed: %s[/red]" % ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,6 +5,15 @@
 import select
 import time
 
+try:
+    from time import ticks_diff, ticks_ms
+except ImportError:  # CPython (tests, tools): a plain monotonic clock
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
 from mirror.node import A_EVENT, A_READ, A_WRITE
 from mirror.sched import IdlePolicy
 
@@ -17,7 +26,7 @@ class Runtime:
         self.link = link
         self.on_event = on_event
         self._done = []
-        self._t0 = time.ticks_ms()
+        self._t0 = ticks_ms()
         self._now = 0
         self.policy = IdlePolicy()
         self.node = node_cls(cfg, card.ioctl(4, 0), self._emit, entropy)
@@ -25,11 +34,11 @@ class Runtime:
         self._poll_all = select.poll()
         self._console = None
         self._link_obj = None
-        self.link_enabled = True
+        self._link_fd = None
 
     def now(self):
-        t = time.ticks_ms()
-        self._now += time.ticks_diff(t, self._t0)
+        t = ticks_ms()
+        self._now += ticks_diff(t, self._t0)
         self._t0 = t
         return self._now
 
@@ -88,6 +97,7 @@ class Runtime:
             if obj is not None:
                 p.register(obj, select.POLLIN)
         self._link_obj = obj
+        self._link_fd = obj.fileno() if hasattr(obj, "fileno") else None
 
     def _flush_tx(self):
         node = self.node
@@ -117,7 +127,7 @@ class Runtime:
                 timeout_ms = max(0, min(timeout_ms, t - now))
         poller = self._poll_all if with_console else self._poll_link
         for obj, ev in poller.poll(timeout_ms):
-            if obj is self._link_obj:
+            if obj is self._link_obj or obj == self._link_fd:  # CPython's poll gives fds
                 data = self.link.read()
                 if data:
                     node.receive(data, self.now())

@@ -1,22 +1,63 @@
-"""Placeholder command line entry point; the real CLI replaces this module."""
-import argparse
+"""The `sdmirror` command: one subcommand per module, each with its own --help.
+
+Every subcommand module has main(argv) -> exit status. Errors the user can fix are one
+line on stderr and a non-zero status, never a traceback.
+"""
+import importlib
 import sys
 
 from sdmirror import __version__
 
+COMMANDS = (
+    # name, module, one-line help
+    ("verify", "sdmirror.verify_cli", "compare two card images block by block"),
+    ("emu", "sdmirror.emu.cli", "run the emulated pair (MicroPython VMs, card models, link)"),
+    ("sim", "sdmirror.sim.cli", "deterministic simulation: fault campaigns, power-loss sweep"),
+    ("bench", "sdmirror.bench", "benchmarks (resync link bytes against baselines)"),
+)
+
+USAGE = """usage: sdmirror COMMAND [ARGS...]
+
+A mirrored SD-card volume on two MicroPython boards.
+
+commands:
+%s
+
+`sdmirror COMMAND --help` shows a command's options and an example.
+"""
+
+
+def usage():
+    width = max(len(c[0]) for c in COMMANDS)
+    lines = "\n".join("  %-*s  %s" % (width, name, text) for name, _, text in COMMANDS)
+    return USAGE % lines
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="sdmirror", description="Mirrored SD-card volume on two MicroPython boards.")
-    parser.add_argument("--version", action="version", version="sdmirror " + __version__)
-    parser.add_argument("command", nargs="?", help="subcommand (none implemented yet)")
-    args = parser.parse_args(argv)
-    parser.print_help()
-    if args.command:
-        # Fail loudly so `make demo` does not look like it worked.
-        print("sdmirror: %r is not implemented yet" % args.command, file=sys.stderr)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage(), end="")
+        return 0
+    if argv[0] == "--version":
+        print("sdmirror " + __version__)
+        return 0
+    for name, module, _ in COMMANDS:
+        if argv[0] == name:
+            break
+    else:
+        print("sdmirror: unknown command '%s'; see `sdmirror --help`" % argv[0], file=sys.stderr)
         return 2
-    return 0
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        print("sdmirror: '%s' is not available in this installation (%s)" % (name, e),
+              file=sys.stderr)
+        return 2
+    try:
+        return mod.main(argv[1:]) or 0
+    except KeyboardInterrupt:
+        print("sdmirror: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

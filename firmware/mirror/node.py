@@ -298,8 +298,7 @@ class Node:
         while b < end:
             c = min(chunk, end - b)
             yield (b, c)
-            for k in range(c):
-                self.hasher.add(rmv[k * 512:(k + 1) * 512])
+            self.hasher.add_chunk(rmv, c)
             b += c
         self.hasher.finish_into(out, off)
 

@@ -63,6 +63,25 @@ class SpanHasher:
             self._carry(h)
             h += 1
 
+    def add_chunk(self, mv, n):
+        """add() for n consecutive blocks of mv: the scan's hot loop, kept lean."""
+        digest = self.engine.digest_into
+        size = self.size
+        buf0 = self._buf[0]
+        cnt = self._cnt
+        height = self._height
+        off = 0
+        for _ in range(n):
+            digest(mv[off:off + 512], buf0, cnt[0] * size)
+            off += 512
+            c = cnt[0] + 1
+            cnt[0] = c
+            if c == FANOUT and height:
+                h = 0
+                while h < height and cnt[h] == FANOUT:
+                    self._carry(h)
+                    h += 1
+
     def _carry(self, h):
         """Hash the children gathered at height h into the next slot of height h + 1."""
         size = self.size

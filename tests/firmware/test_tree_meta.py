@@ -124,3 +124,15 @@ def test_idle_policy_keeps_background_work_off_a_busy_card():
     pol.foreground(100)
     assert not pol.may_idle(101) and not pol.may_idle(104)
     assert pol.may_idle(105) and pol.next_chance() == 105
+
+
+def test_add_chunk_equals_adding_block_by_block():
+    h = SpanHasher(CRC, 256)
+    b = blocks(40, seed=4)
+    chunk = bytearray(b"".join(b))
+    h.begin(256)
+    h.add_chunk(memoryview(chunk)[:24 * 512], 24)
+    h.add_chunk(memoryview(chunk)[24 * 512:], 16)
+    out = bytearray(4)
+    h.finish_into(out, 0)
+    assert bytes(out) == span_digest(h, b, 256)

@@ -56,6 +56,23 @@ def test_matches_set_model(geometry, ops, starts):
         want = min((r for r in model if r >= s), default=-1)
         assert bm.next_dirty(s) == want
     assert bm.check() and bm.valid
+    covered = 0
+    for r in range(bm.nregions):
+        first, n = bm.region_range(r)
+        assert first == covered and 1 <= n <= bm.region_blocks
+        assert bm.region_of(first) == r and bm.region_of(first + n - 1) == r
+        covered += n
+    assert covered == nblocks
+
+
+@settings(max_examples=300, deadline=None)
+@given(nblocks=st.one_of(st.integers(1, 2 ** 27), st.sampled_from([2 ** k for k in range(28)])))
+def test_default_region_is_the_smallest_power_of_two_within_4kib(nblocks):
+    bm = DirtyBitmap(nblocks)
+    R = bm.region_blocks
+    assert R & (R - 1) == 0
+    assert -(-nblocks // R) == bm.nregions <= 32768 and bm.nbytes <= 4096
+    assert R == 1 or -(-nblocks // (R // 2)) > 32768
 
 
 @settings(max_examples=100, deadline=None)

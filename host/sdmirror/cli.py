@@ -54,6 +54,8 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     try:
+        if name == "emu":
+            return mod.main(argv[1:], prog="sdmirror emu") or 0
         return mod.main(argv[1:]) or 0
     except KeyboardInterrupt:
         print("sdmirror: interrupted", file=sys.stderr)

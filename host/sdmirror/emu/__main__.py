@@ -1,0 +1,6 @@
+"""python -m sdmirror.emu …  (see sdmirror.emu.cli)."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

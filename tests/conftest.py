@@ -12,3 +12,4 @@ except ImportError:  # pytest run outside the venv, package not installed
 
 fwpath.install()
 sys.path.insert(0, os.path.join(HERE, "firmware"))
+sys.path.insert(0, os.path.join(HERE, "system"))  # emupair: the emulated pair fixture

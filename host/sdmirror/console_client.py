@@ -75,6 +75,15 @@ class Board:
                            "running there? (`sdmirror console %s` shows what it prints)"
                            % (self.url, word, timeout or self.timeout, self.url))
 
+    def restart_firmware(self):
+        """Stop whatever runs (Ctrl-C), leave a raw REPL (Ctrl-B) and soft-reset (Ctrl-D):
+        the board boots and runs main.py, as after `mpremote ... soft-reset`, which (in the
+        raw REPL) leaves a board at its REPL without running main.py."""
+        try:
+            self.port.write(b"\x03\x03\x02\x04")
+        except (serial.SerialException, OSError) as e:
+            raise ConsoleError("cannot write to %s: %s" % (self.url, _short(e))) from None
+
     def status(self):
         return self.checked("status")
 
@@ -100,7 +109,11 @@ class Board:
         deadline = time.monotonic() + timeout
         st = None
         while time.monotonic() < deadline:
-            st = self.status()
+            left = deadline - time.monotonic()
+            try:  # a board that is rebooting misses a command or two: ask again
+                st = self.checked("status", timeout=max(0.5, min(left, 3.0)))
+            except ConsoleError:
+                continue
             if predicate(st):
                 return st
             time.sleep(poll)

@@ -41,7 +41,10 @@ def entropy():
 
 
 def register_engines():
-    pass
+    from mirror import checksum, fastcrc
+    eng = fastcrc.engine()
+    if eng is not None:
+        checksum.register(eng)
 
 
 def reset():

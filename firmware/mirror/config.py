@@ -15,7 +15,7 @@ _DEFAULTS = {
     "frame_blocks": 8,         # data blocks per frame; payload size follows from it
     "region_blocks": 0,        # blocks per bitmap bit; 0 = the bitmap's default
     "cache_bytes": 2048,       # RAM for the group digests of a full scan
-    "chunk_blocks": 8,         # blocks per background read: the scan's unit of yielding
+    "chunk_blocks": 16,        # blocks per background read: the scan's unit of yielding
     "epoch_bytes": 4096,       # resync work sent before asking the peer to confirm it
     "max_epochs": 4,           # confirmations outstanding at once
     "whole_run": 4,            # dirty regions in a row: send them whole, not by checksum

@@ -40,6 +40,7 @@ _IO_JOB = const(0)
 IO_WRITE = const(1)
 _IO_META = const(2)
 _IO_META_READ = const(3)
+_META_TRIES = const(4)  # extra reads of the metadata block when one fails at boot
 
 _J_RUN = const(0)
 _J_IO = const(1)
@@ -67,6 +68,9 @@ class Node:
         self.nblocks = card_blocks - META_BLOCKS
         if self.nblocks < 1:
             raise ValueError("card of %d blocks is too small" % card_blocks)
+        # blocks both sides compare: the mirrored volume, which ends with the primary's
+        # card when the secondary's is larger
+        self.vblocks = self.nblocks
         self.engine = checksum.get(cfg.alg)
         self.dsize = self.engine.size
         self.is_comparer = cfg.comparer == cfg.role
@@ -81,13 +85,17 @@ class Node:
         self._io = []
         self._rbuf = bytearray(cfg.chunk_blocks * 512)
         self._rmv = memoryview(self._rbuf)
+        self._chunk = cfg.chunk_blocks
+        self._rchunk = self._rmv[:cfg.chunk_blocks * 512]  # the usual read: no slice each time
         self._meta_buf = bytearray(512)
+        self._meta_tries = 0
         # background jobs (generators); one runs at a time
         self._jobs = []
         self._job = None
         self._jstate = _J_RUN
         self._jval = None
         self._job_gen = 0
+        self._job_io = (_IO_JOB, 0, 0)  # the record of a job's read in the storage queue
         self._obuf = bytearray(cfg.max_payload)
         self._dig = bytearray(cfg.chunk_blocks * self.dsize)
         # full scans: group digests in RAM, then a root digest over them
@@ -146,11 +154,23 @@ class Node:
             self._event("io_error", kind)
         if kind == _IO_JOB:
             if a == self._job_gen and self._job is not None:
-                self._jstate = _J_RUN
-                self._jval = ok
+                if ok:
+                    self._jstate = _J_RUN
+                    self._jval = ok
+                else:
+                    # The read buffer still holds older bytes: a digest or a block copied
+                    # from it would be wrong. Start the session over, as on a failed write:
+                    # unconfirmed work goes back to dirty and is redone after reconnecting.
+                    self.session.restart(now, "storage error")
         elif kind == IO_WRITE:
             self._write_done(ok, a, b)
         elif kind == _IO_META_READ:
+            if not ok and self._meta_tries < _META_TRIES:
+                # A failed read is not a blank card: taken for one, it would start a new
+                # history and the pair would refuse to resync. Read it again.
+                self._meta_tries += 1
+                self.start(now)
+                return
             self._meta_loaded(self.meta.unpack(self._meta_buf) if ok else False)
             self.ready = True
             if getattr(self, "_transport", False):
@@ -183,8 +203,9 @@ class Node:
         else:
             block, count = req
             self._jstate = _J_IO
-            self._io.append((_IO_JOB, self._job_gen, 0))
-            self.emit(A_READ, block, self._rmv[:count * 512])
+            self._io.append(self._job_io)
+            self.emit(A_READ, block, self._rchunk if count == self._chunk else
+                      self._rmv[:count * 512])
         return True
 
     def busy(self):
@@ -210,6 +231,7 @@ class Node:
     def on_established(self, info):
         try:
             self.peer = self._parse_info(info)
+            self.vblocks = min(self.nblocks, self.peer["nblocks"])
         except ValueError as e:
             self._refuse("bad handshake from peer: %s" % e)
             return
@@ -277,7 +299,8 @@ class Node:
             job.close()
         self._job = None
         self._jobs = []
-        self._job_gen += 1
+        self._job_gen += 1  # a read of a dropped job may still complete: ignore it
+        self._job_io = (_IO_JOB, self._job_gen, 0)
 
     def _enqueue(self, job):
         self._jobs.append(job)
@@ -290,7 +313,7 @@ class Node:
 
     def _span_digest(self, start, span, out, off):
         """Job helper: digest of the span at start (clipped at the volume's end)."""
-        end = min(start + span, self.nblocks)
+        end = min(start + span, self.vblocks)
         self.hasher.begin(span)
         chunk = self.cfg.chunk_blocks
         b = start
@@ -357,15 +380,27 @@ class Node:
         root over them. The comparer compares roots; the other side sends its root."""
         sc = self.scan
         start, count, gsize = sc["start"], sc["count"], sc["gsize"]
+        end = start + count
         ds = self.dsize
+        chunk = self.cfg.chunk_blocks
+        hasher = self.hasher
+        rmv = self._rmv
+        cache = self._cache
         g = 0
         b = start
-        while b < start + count:
-            yield from self._span_digest(b, gsize, self._cache, g * ds)
-            b += gsize
+        # the hot loop of every scan: one read per chunk, no nested generators
+        while b < end:
+            hasher.begin(gsize)
+            gend = min(b + gsize, end)
+            while b < gend:
+                c = min(chunk, gend - b)
+                yield (b, c)
+                hasher.add_chunk(rmv, c)
+                b += c
+            hasher.finish_into(cache, g * ds)
             g += 1
-            sc["progress"] = min(b, start + count) - start
-        self.engine.digest_into(memoryview(self._cache)[:g * ds], self._root, 0)
+            sc["progress"] = b - start
+        self.engine.digest_into(memoryview(cache)[:g * ds], self._root, 0)
         sc["done"] = True
         sc["groups"] = g
         if not self.is_comparer:
@@ -445,7 +480,7 @@ class Node:
             n = min(n, (len(data) - pos) // ds)
             for i in range(n):
                 s = start + i * span
-                if s >= self.nblocks:
+                if s >= self.vblocks:
                     break
                 off = self._cached(tag, flags, span, s)
                 if off >= 0:
@@ -454,7 +489,7 @@ class Node:
                     # single blocks: read a chunk at a time, not a block at a time
                     k = i % chunk
                     if k == 0:
-                        c = min(chunk, n - i, self.nblocks - s)
+                        c = min(chunk, n - i, self.vblocks - s)
                         yield from self._block_digests(s, c, own, 0)
                     same = _digest_eq(own, k * ds, data, pos, ds)
                 else:
@@ -465,7 +500,7 @@ class Node:
                     continue
                 if span > 1:
                     child = span // FANOUT
-                    end = min(s + span, self.nblocks)
+                    end = min(s + span, self.vblocks)
                     descend.append((s, (end - s + child - 1) // child))
                 elif self.log.touched_since(since, s) and not flags & P.F_RECHECK:
                     self.counters["rechecks"] += 1
@@ -516,7 +551,7 @@ class Node:
         while rpos + P.ENTRY <= len(req):
             start, n = struct.unpack_from("<IH", req, rpos)
             rpos += P.ENTRY
-            if start >= self.nblocks or pos + P.ENTRY + n * ds > len(o):
+            if start >= self.vblocks or pos + P.ENTRY + n * ds > len(o):
                 break  # a well-behaved peer never asks for this
             struct.pack_into("<IH", o, pos, start, n)
             pos += P.ENTRY
@@ -525,7 +560,7 @@ class Node:
                 off = self._cached(tag, flags, span, s)
                 if off >= 0:
                     o[pos:pos + ds] = memoryview(self._cache)[off:off + ds]
-                elif s < self.nblocks:
+                elif s < self.vblocks:
                     yield from self._span_digest(s, span, o, pos)
                 pos += ds
         yield from self._send(P.T_SUMS, pos)

@@ -30,6 +30,9 @@ class Primary(Node):
         self.acked_wid = 0
         self._inflight = []  # [wid, block, count, tag]: sent, not yet durable on the peer
         self._inflight_max = 2 * cfg.window
+        # blocks read into the T_DATA frame being built: (block, count, offset in _obuf)
+        self._unsent = []
+        self._stale = False  # an application write overtook them: read them again
         self._tag = 0
         self._epochs = {}  # tag -> {"kind", "first", "last", "issued", "done"}
         self._need_full = True
@@ -96,6 +99,8 @@ class Primary(Node):
             bm.mark(w[1], w[2])
         self.counters["degraded_acks"] += len(self._inflight)
         self._inflight = []
+        self._unsent = []
+        self._stale = False
         # Writes still waiting for the secondary complete now, in degraded mode: they are
         # on our card and in the bitmap, and the resync will carry them (as DRBD's
         # protocol C does once the peer is declared gone).
@@ -138,6 +143,12 @@ class Primary(Node):
             self.log.add(block, n)
             return self.acked_wid
         self.log.add(block, n)
+        for ub, uc, _ in self._unsent:
+            if ub < block + n and block < ub + uc:
+                # A resync frame read these blocks before this write and would go out after
+                # it, putting the older data back on the secondary: refresh it first.
+                self._stale = True
+                break
         for f in range(frames):
             b = block + f * fb
             c = min(fb, n - f * fb)
@@ -221,6 +232,7 @@ class Primary(Node):
                     pos = P.DATA_HDR
                     nblk = 0
                 c = min(end - b, fb - nblk, chunk)
+                self._unsent.append((b, c, pos + P.ENTRY))
                 yield (b, c)
                 struct.pack_into("<IH", o, pos, b, c)
                 pos += P.ENTRY
@@ -232,12 +244,20 @@ class Primary(Node):
             yield from self._send_data(tag, flags, pos, nblk, counted)
 
     def _send_data(self, tag, flags, n, nblk, counted):
-        while not self._room():
-            yield None
+        while True:
+            while not self._room():
+                yield None
+            if not self._stale:
+                break
+            self._stale = False
+            for b, c, pos in self._unsent:
+                yield (b, c)
+                self._obuf[pos:pos + c * 512] = self._rmv[:c * 512]
         wid = self._next_wid
         self._next_wid += 1
         struct.pack_into("<BBI", self._obuf, 0, tag, flags, wid)
         self.session.send(P.T_DATA, memoryview(self._obuf)[:n], self.now)
+        self._unsent = []
         self.counters["blocks_copied"] += nblk
         if counted:
             self._work_add(tag, 1)

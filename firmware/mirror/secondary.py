@@ -47,6 +47,16 @@ class Secondary(Node):
     def on_lost(self, reason):
         self._barriers = {}
         self._done_q = []
+        # Writes of the lost session still on their way to the card confirm nothing to the
+        # next one: a rebooted primary numbers its writes from 1 again, and a stale T_WACK
+        # would tell it that writes it has just sent are durable.
+        io = self._io
+        for i in range(len(io)):
+            if io[i][0] == IO_WRITE:
+                io[i] = (IO_WRITE, 0, -1)
+        self.applied_wid = 0
+        self._wack_due = False
+        self._unconfirmed = 0
         Node.on_lost(self, reason)
 
     def _on_role_message(self, ftype, p):

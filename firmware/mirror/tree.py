@@ -64,23 +64,30 @@ class SpanHasher:
             h += 1
 
     def add_chunk(self, mv, n):
-        """add() for n consecutive blocks of mv: the scan's hot loop, kept lean."""
-        digest = self.engine.digest_into
+        """add() for n consecutive blocks of mv: the scan's hot loop, kept lean. An engine
+        with digest_blocks_into (a native one) digests many blocks in one call."""
+        engine = self.engine
+        bulk = getattr(engine, "digest_blocks_into", None)
         size = self.size
         buf0 = self._buf[0]
         cnt = self._cnt
         height = self._height
         off = 0
-        for _ in range(n):
-            digest(mv[off:off + 512], buf0, cnt[0] * size)
-            off += 512
-            c = cnt[0] + 1
-            cnt[0] = c
-            if c == FANOUT and height:
-                h = 0
-                while h < height and cnt[h] == FANOUT:
-                    self._carry(h)
-                    h += 1
+        while n:
+            k = min(n, FANOUT - cnt[0]) if height else 1
+            if bulk is not None:
+                bulk(mv[off:off + k * 512], k, buf0, cnt[0] * size)
+            else:
+                for i in range(k):
+                    engine.digest_into(mv[off + i * 512:off + (i + 1) * 512], buf0,
+                                       (cnt[0] + i) * size)
+            off += k * 512
+            n -= k
+            cnt[0] += k
+            h = 0
+            while h < height and cnt[h] == FANOUT:
+                self._carry(h)
+                h += 1
 
     def _carry(self, h):
         """Hash the children gathered at height h into the next slot of height h + 1."""

@@ -1,0 +1,40 @@
+# The viper crc32 engine computes exactly binascii.crc32 (it registers under that name).
+import binascii
+import struct
+
+from fwtest import randbytes, rng, skip
+
+from mirror import fastcrc
+
+
+def test_viper_crc32_equals_binascii_on_random_lengths():
+    eng = fastcrc.engine()
+    if eng is None:
+        skip("no viper emitter on this Python (CPython): boards fall back to binascii")
+    rng(5)
+    out = bytearray(8)
+    for n in (0, 1, 2, 3, 4, 5, 7, 8, 63, 64, 511, 512, 513, 4096):
+        data = randbytes(n)
+        eng.digest_into(data, out, 2)
+        assert bytes(out[2:6]) == struct.pack(">I", binascii.crc32(data)), n
+    mv = memoryview(randbytes(1024))
+    eng.digest_into(mv[512:], out, 0)
+    assert bytes(out[:4]) == struct.pack(">I", binascii.crc32(bytes(mv[512:])))
+
+
+def test_engine_is_none_or_correct():
+    eng = fastcrc.engine()
+    assert eng is None or (eng.name == "crc32" and eng.size == 4)
+
+
+def test_bulk_block_digests_equal_one_by_one():
+    eng = fastcrc.engine()
+    if eng is None:
+        skip("no viper emitter on this Python (CPython)")
+    rng(6)
+    data = randbytes(5 * 512)
+    out = bytearray(24)
+    eng.digest_blocks_into(data, 5, out, 4)
+    for i in range(5):
+        blk = bytes(data[i * 512:(i + 1) * 512])
+        assert bytes(out[4 + 4 * i:8 + 4 * i]) == struct.pack(">I", binascii.crc32(blk))

@@ -1,10 +1,29 @@
-# What board profiles share: building the card and the link from a board's data. Hardware
-# modules are passed in (`machine`, `network`), so tests can hand in fakes.
+# Board profiles (boards/NAME/board.py) are data: NAME, HEAP, SETTINGS, and the buses (SPI,
+# UART or ETH). This module builds a board's card, link and engines from that data, so a
+# new board is a new table. A profile may still define card(), link(conf), role(conf),
+# entropy() or reset() itself when its hardware needs something the data cannot say (the
+# emulator does). Hardware modules are passed in (`machine`, `network`) so tests can hand in
+# fakes.
+import os
 
 
-def spi_card(machine, spi):
-    """The SD card on an SPI bus described by `spi` (dict: id, sck, mosi, miso, cs, baudrate)."""
+def role(board, conf):
+    if hasattr(board, "role"):
+        return board.role(conf)
+    r = conf.get("role")
+    if r not in ("primary", "secondary"):
+        raise OSError("sdmirror.json must say \"role\": \"primary\" or \"secondary\"")
+    return r
+
+
+def card(board, machine=None):
+    """The SD card on the SPI bus of board.SPI (id, sck, mosi, miso, cs, baudrate)."""
+    if hasattr(board, "card"):
+        return board.card()
     from drivers.sdcard import SDCard
+    if machine is None:
+        import machine
+    spi = board.SPI
     Pin = machine.Pin
     bus = machine.SPI(spi["id"], baudrate=400000, polarity=0, phase=0,
                       sck=Pin(spi["sck"]), mosi=Pin(spi["mosi"]), miso=Pin(spi["miso"]))
@@ -12,20 +31,32 @@ def spi_card(machine, spi):
     return SDCard(bus, cs, baudrate=spi["baudrate"])
 
 
-def uart_link(machine, uart):
-    """The link on a UART described by `uart` (dict: id, tx, rx, baudrate)."""
-    from drivers.link import UartLink
+def link(board, conf, machine=None, network=None):
+    """The link: board.UART (id, tx, rx, baudrate), or board.ETH (an Ethernet PHY) and TCP:
+    the primary connects to sdmirror.json's "peer" (HOST[:PORT]), the secondary listens on
+    "listen" (default board.PORT)."""
+    if hasattr(board, "link"):
+        return board.link(conf)
+    if machine is None:
+        import machine
     Pin = machine.Pin
-    u = machine.UART(uart["id"], baudrate=uart["baudrate"], tx=Pin(uart["tx"]),
-                     rx=Pin(uart["rx"]), rxbuf=4096, timeout=0)
-    return UartLink(u)
+    if hasattr(board, "UART"):
+        from drivers.link import UartLink
+        u = board.UART
+        return UartLink(machine.UART(u["id"], baudrate=u["baudrate"], tx=Pin(u["tx"]),
+                                     rx=Pin(u["rx"]), rxbuf=4096, timeout=0))
+    if network is None:
+        import network
+    eth = board.ETH
+    lan = network.LAN(mdc=Pin(eth["mdc"]), mdio=Pin(eth["mdio"]), power=Pin(eth["power"]),
+                      phy_addr=eth["phy_addr"], phy_type=getattr(network, "PHY_" + eth["phy"]))
+    lan.active(True)
+    return tcp_link(conf, board.PORT)
 
 
 def tcp_link(conf, default_port):
-    """The link over IP. The primary connects to sdmirror.json's "peer" (HOST[:PORT]); the
-    secondary listens on "listen" (a port; default_port if absent)."""
     from drivers.link import TcpLink, TcpListenLink
-    if role(conf) == "secondary":
+    if conf.get("role") == "secondary":
         return TcpListenLink(int(conf.get("listen", default_port)))
     peer = conf.get("peer")
     if not peer:
@@ -34,8 +65,24 @@ def tcp_link(conf, default_port):
     return TcpLink(host, int(port) if port else default_port)
 
 
-def role(conf):
-    r = conf.get("role")
-    if r not in ("primary", "secondary"):
-        raise OSError("sdmirror.json must say \"role\": \"primary\" or \"secondary\"")
-    return r
+def register_engines(board):
+    """Faster checksum engines: the chip's CRC unit (board.CRC_UNIT names a module) and,
+    where MicroPython has the viper emitter, the native crc32."""
+    from mirror import checksum, fastcrc
+    eng = fastcrc.engine()
+    if eng is not None:
+        checksum.register(eng)
+    unit = getattr(board, "CRC_UNIT", None)
+    if unit:
+        checksum.register(__import__(unit).engine())
+
+
+def entropy(board):
+    return board.entropy() if hasattr(board, "entropy") else os.urandom(16)
+
+
+def reset(board):
+    if hasattr(board, "reset"):
+        board.reset()
+    import machine
+    machine.reset()

@@ -175,7 +175,8 @@ class Console:
             rt.card.writeblocks(n, buf)  # behind the mirror's back: silent corruption
         elif what == "reboot":
             self.emit({"cmd": "inject", "ok": True})
-            self.board.reset()
+            import boardkit
+            boardkit.reset(self.board)
         else:
             raise CommandError("unknown fault '%s'" % what)
         return {"ok": True, "fault": what}

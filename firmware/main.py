@@ -5,6 +5,7 @@ import json
 import sys
 
 import board
+import boardkit
 from console import VERSION, Console
 from mirror.config import Config
 from mirror.volume import MirroredVolume
@@ -27,15 +28,16 @@ def build(conf):
     if conf.get("key"):
         import binascii
         settings["key"] = binascii.unhexlify(conf["key"])
-    role = board.role(conf)
-    board.register_engines()
+    role = boardkit.role(board, conf)
+    boardkit.register_engines(board)
     cfg = Config(role=role, **settings)
     if role == "primary":
         from mirror.primary import Primary as cls
     else:
         from mirror.secondary import Secondary as cls
-    card = board.card()
-    return Runtime(cls, cfg, card, board.link(conf), board.entropy())
+    card = boardkit.card(board)
+    return Runtime(cls, cfg, card, boardkit.link(board, dict(conf, role=role)),
+                   boardkit.entropy(board))
 
 
 def main():

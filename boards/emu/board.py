@@ -37,17 +37,5 @@ def link(conf):
     return TcpLink(host, int(port))
 
 
-def entropy():
-    return os.urandom(16)
-
-
-def register_engines():
-    # no checksum hardware; the VM's native emitter runs a faster crc32 than binascii's
-    from mirror import checksum, fastcrc
-    eng = fastcrc.engine()
-    if eng is not None:
-        checksum.register(eng)
-
-
 def reset():
     sys.exit(0)  # the emulator restarts a VM that exits, printing "soft reboot"

@@ -1,45 +1,10 @@
 # STM32F4 (e.g. STM32F407VE "black" board, 192 KiB RAM): SD card on SPI2, link on USART2,
-# and the chip's CRC unit as the `crc32-mpeg2` engine (configure "alg": "crc32-mpeg2" in
-# sdmirror.json on both boards; the peer computes the same function in software).
-import os
-
+# and the chip's CRC unit as the `crc32-mpeg2` engine (crc_hw.py). Configure
+# "alg": "crc32-mpeg2" on both boards; a peer without the unit computes it in software.
 NAME = "stm32f4"
 HEAP = 100 * 1024
 MPY_ARCH = "armv7emsp"  # crc_hw.py uses the viper emitter: compile it for this core
 SETTINGS = {"window": 6, "frame_blocks": 8, "alg": "crc32-mpeg2"}
 SPI = {"id": 2, "sck": "B13", "mosi": "B15", "miso": "B14", "cs": "B12", "baudrate": 21000000}
 UART = {"id": 2, "tx": "A2", "rx": "A3", "baudrate": 115200}
-
-
-def role(conf):
-    import boardkit
-    return boardkit.role(conf)
-
-
-def card(machine=None):
-    import boardkit
-    if machine is None:
-        import machine
-    return boardkit.spi_card(machine, SPI)
-
-
-def link(conf, machine=None):
-    import boardkit
-    if machine is None:
-        import machine
-    return boardkit.uart_link(machine, UART)
-
-
-def entropy():
-    return os.urandom(16)
-
-
-def register_engines():
-    from mirror import checksum
-    import crc_hw
-    checksum.register(crc_hw.StmCrc())
-
-
-def reset():
-    import machine
-    machine.reset()
+CRC_UNIT = "crc_hw"

@@ -343,12 +343,21 @@ class Primary(Node):
         self._close_scan(tag)
         if ep["kind"] == "bitmap":
             for r in range(ep["first"], ep["last"] + 1):
-                self.pending.clear(r)
+                if not self._in_open_epoch(r):
+                    self.pending.clear(r)
         else:
             if ep["kind"] == "full":
                 self._need_full = False
             self._event("scan_done", ep["kind"])
             self._schedule_scan()
+
+    def _in_open_epoch(self, r):
+        """A bitmap epoch still open spans region r: it may have taken r again (written
+        once more meanwhile), so r stays pending until that epoch is confirmed too."""
+        for e in self._epochs.values():
+            if e["kind"] == "bitmap" and e["first"] <= r <= e["last"]:
+                return True
+        return False
 
     def _job_full_scan(self, periodic):
         tag = self._new_epoch("periodic" if periodic else "full")

@@ -5,6 +5,7 @@ import sys
 
 from fwtest import raises
 
+import boardkit
 from emu.sdcard_model import EmuPin, EmuSPI, SDCardModel
 from mirror.config import Config
 
@@ -94,7 +95,7 @@ def test_spi_boards_bring_up_the_card_on_their_pins():
     for name in ("rp2040", "stm32f4", "esp32"):
         b = load(name)
         m = FakeMachine()
-        dev = b.card(m)
+        dev = boardkit.card(b, m)
         assert dev.ioctl(4, 0) == (1 << 20) // 512
         spi = b.SPI
         assert ("spi", spi["id"], spi["sck"], spi["mosi"], spi["miso"]) in m.log
@@ -109,16 +110,45 @@ def test_uart_boards_open_their_uart_at_the_line_rate():
     for name in ("rp2040", "stm32f4"):
         b = load(name)
         m = FakeMachine()
-        link = b.link({"role": "primary"}, m)
+        link = boardkit.link(b, {"role": "primary"}, m)
         u = b.UART
         assert ("uart", u["id"], u["baudrate"], u["tx"], u["rx"]) in m.log
         assert link.maintain(0) == "up"
 
 
 def test_ip_boards_need_a_role_and_a_peer():
-    b = load("esp32")
-    import boardkit
     assert "peer" in str(raises(OSError, boardkit.tcp_link, {"role": "primary"}, 7340))
-    assert "role" in str(raises(OSError, boardkit.role, {}))
+    assert "role" in str(raises(OSError, boardkit.role, load("esp32"), {}))
     link = boardkit.tcp_link({"role": "primary", "peer": "127.0.0.1:1"}, 7340)
     assert link.addr is not None and not link.connected
+
+
+class FakeNetwork:
+    PHY_LAN8720 = 7
+
+    def __init__(self):
+        self.log = []
+        fake = self
+
+        class LAN:
+            def __init__(self, **kw):
+                fake.log.append(("lan", kw["mdc"].pin_id, kw["mdio"].pin_id, kw["phy_type"]))
+
+            def active(self, on):
+                fake.log.append(("active", on))
+
+        self.LAN = LAN
+
+
+def test_ethernet_board_brings_up_its_phy_then_connects_to_the_peer():
+    b = load("esp32")
+    m, net = FakeMachine(), FakeNetwork()
+    link = boardkit.link(b, {"role": "primary", "peer": "127.0.0.1:1"}, m, net)
+    assert ("lan", b.ETH["mdc"], b.ETH["mdio"], 7) in net.log and ("active", True) in net.log
+    assert link.addr is not None and not link.connected
+
+
+def test_emulated_board_keeps_its_own_constructors():
+    b = load("emu")
+    assert boardkit.role(b, {"role": "secondary"}) == "secondary"
+    assert callable(b.card) and callable(b.link)

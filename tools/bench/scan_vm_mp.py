@@ -9,12 +9,13 @@ import time
 from drivers.sdcard import SDCard
 from emu.sdcard_model import EmuPin, EmuSPI, SDCardModel
 import board
+import boardkit
 from mirror.config import Config
 from mirror.secondary import Secondary
 from mirror.tree import span_for
 
 image, alg, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-board.register_engines()  # as main.py does at boot: the emulated board's faster crc32
+boardkit.register_engines(board)  # as main.py does at boot: the board's faster crc32
 model = SDCardModel(image)
 card = SDCard(EmuSPI(model), EmuPin(model), baudrate=25000000)
 nblocks = card.ioctl(4, 0)

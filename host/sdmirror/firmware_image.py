@@ -3,8 +3,8 @@ board does not spend its heap compiling source), main.py as the boot script, and
 board profile's modules. Shared by `sdmirror flash` (real boards, through mpremote) and the
 emulator (which writes the same files into each emulated board's directory).
 """
+import ast
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,12 +27,23 @@ def boards():
                   if os.path.isfile(os.path.join(BOARDS, d, "board.py")))
 
 
-def board_value(board, name):
-    """A constant of a board profile (HEAP, MPY_ARCH...), read as text, not run."""
+def board_value(board, name, default=None):
+    """A constant of a board profile (HEAP, MPY_ARCH, BASE...), read from its source without
+    running it (the profile imports nothing until a board runs it, but we don't rely on it)."""
     path = os.path.join(BOARDS, board, "board.py")
     with open(path) as f:
-        m = re.search(r"^%s\s*=\s*(.+)$" % name, f.read(), re.M)
-    return m.group(1).strip() if m else None
+        tree = ast.parse(f.read(), path)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            expr = ast.Expression(node.value)
+            # literals and arithmetic on them (HEAP = 256 * 1024), nothing else
+            for sub in ast.walk(expr):
+                if not isinstance(sub, (ast.Expression, ast.Constant, ast.BinOp, ast.operator,
+                                        ast.Dict, ast.List, ast.Tuple, ast.Load)):
+                    raise ImageError("%s in %s is not a plain value" % (name, path))
+            return eval(compile(expr, path, "eval"), {"__builtins__": {}})
+    return default
 
 
 def sources(board):
@@ -48,11 +59,17 @@ def sources(board):
     for f in sorted(os.listdir(FIRMWARE)):
         if f.endswith(".py"):
             out.append((os.path.join(FIRMWARE, f), f))
-    bdir = os.path.join(BOARDS, board)
-    for f in sorted(os.listdir(bdir)):
-        if f.endswith(".py") and f != "__init__.py":
-            out.append((os.path.join(bdir, f), f))  # flat: the profile is `import board`
-    return out
+    # flat on the board: the profile is `import board`; a BASE profile lends its modules
+    base = board_value(board, "BASE", "")
+    mine = {}
+    for b, skip_board in ((base, True), (board, False)):
+        if not b:
+            continue
+        bdir = os.path.join(BOARDS, b)
+        for f in sorted(os.listdir(bdir)):
+            if f.endswith(".py") and f != "__init__.py" and not (skip_board and f == "board.py"):
+                mine[f] = os.path.join(bdir, f)
+    return out + [(mine[f], f) for f in sorted(mine)]
 
 
 def mpy_cross():
@@ -84,7 +101,7 @@ def build(board, out_dir):
             else:
                 args = [exe, "-o", os.path.join(tmp, "out.mpy")]
                 if arch:
-                    args.append("-march=" + arch.strip("\"'"))
+                    args.append("-march=" + arch)
                 r = subprocess.run(args + [src], capture_output=True, text=True)
                 if r.returncode:
                     raise ImageError("mpy-cross failed on %s: %s" % (

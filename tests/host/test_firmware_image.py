@@ -1,0 +1,26 @@
+"""What `sdmirror flash` and the emulator put on a board."""
+import pytest
+
+from sdmirror import firmware_image as fi
+
+
+def test_every_profile_builds(tmp_path):
+    for board in fi.boards():
+        out = tmp_path / board
+        files = fi.build(board, str(out))
+        assert "main.py" in files and "board.mpy" in files and "mirror/node.mpy" in files
+        assert (out / "mirror" / "__init__.py").exists()
+        assert not any(f.endswith(".py") for f in files
+                       if f not in ("main.py",) and not f.endswith("__init__.py"))
+
+
+def test_a_profile_borrows_its_base_profiles_modules():
+    names = [dest for _, dest in fi.sources("stm32f4_renode")]
+    srcs = dict((dest, src) for src, dest in fi.sources("stm32f4_renode"))
+    assert "crc_hw.py" in names and srcs["crc_hw.py"].endswith("boards/stm32f4/crc_hw.py")
+    assert srcs["board.py"].endswith("boards/stm32f4_renode/board.py")
+
+
+def test_unknown_board_is_a_clear_error():
+    with pytest.raises(fi.ImageError, match="unknown board 'pdp11'; known boards: emu"):
+        fi.sources("pdp11")

@@ -65,6 +65,15 @@ def tcp_link(conf, default_port):
     return TcpLink(host, int(port) if port else default_port)
 
 
+def link_rate(board):
+    """Bytes per second of the board's link if it is a UART (8N1: baud / 10), else 0."""
+    if hasattr(board, "link_rate"):
+        return board.link_rate()
+    if hasattr(board, "UART"):
+        return board.UART["baudrate"] // 10
+    return 0
+
+
 def register_engines(board):
     """Faster checksum engines: the chip's CRC unit (board.CRC_UNIT names a module) and,
     where MicroPython has the viper emitter, the native crc32."""

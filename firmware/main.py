@@ -24,6 +24,7 @@ def load_settings():
 
 def build(conf):
     settings = dict(board.SETTINGS)
+    settings["link_rate"] = boardkit.link_rate(board)
     settings.update(conf.get("settings", {}))
     if conf.get("key"):
         import binascii
@@ -56,9 +57,11 @@ def main():
                                           "version": VERSION, "blocks": rt.node.nblocks}})
     rt.start(con)
     try:
-        rt.run()
+        rt.run_guarded(lambda detail: con.event("fatal", detail))
     except KeyboardInterrupt:
         out.write("\nsdmirror stopped; MicroPython REPL follows\n")
+    except MemoryError:
+        boardkit.reset(board)
 
 
 main()

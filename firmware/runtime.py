@@ -128,9 +128,9 @@ class Runtime:
         poller = self._poll_all if with_console else self._poll_link
         for obj, ev in poller.poll(timeout_ms):
             if obj is self._link_obj or obj == self._link_fd:  # CPython's poll gives fds
-                data = self.link.read()
-                if data:
-                    node.receive(data, self.now())
+                n = self.link.read()
+                if n:
+                    node.receive(self.link.rx, self.now(), n)
             elif with_console and self._console is not None:
                 self._console.feed()
         now = self.now()
@@ -145,3 +145,15 @@ class Runtime:
     def run(self):
         while True:
             self.pump(50)
+
+    def run_guarded(self, on_fatal):
+        """run(), but out of memory is survived the way a watchdog would: report it and
+        reset the board (state in RAM, the bitmap too, is lost: the next pairing scans)."""
+        try:
+            self.run()
+        except MemoryError:
+            import gc
+            gc.collect()
+            on_fatal("out of memory (%d bytes free after collection): resetting" %
+                     gc.mem_free())
+            raise

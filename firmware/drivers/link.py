@@ -2,8 +2,9 @@
 #   UartLink - a UART (always "up": the session's handshake notices a silent peer)
 #   TcpLink  - a TCP client (Ethernet, Wi-Fi, or the emulator's link proxy), reconnecting
 #   TcpListenLink - the other end: accepts the primary's connection, and the next one
-# Both: poll_obj (for select.poll), read() -> bytes or None, write(mv) -> bytes taken,
-# maintain(now) -> None / "up" / "down" (transport state changes for the node).
+# Both: poll_obj (for select.poll), read() -> number of bytes received into .rx (a buffer
+# allocated once) or 0, write(mv) -> bytes taken, maintain(now) -> None / "up" / "down"
+# (transport state changes for the node).
 import errno
 import socket
 
@@ -15,7 +16,7 @@ class UartLink:
         self.uart = uart
         self.poll_obj = uart
         self.connected = True
-        self._rx = bytearray(rxbuf)
+        self.rx = bytearray(rxbuf)
         self._announced = False
 
     def maintain(self, now):
@@ -25,8 +26,7 @@ class UartLink:
         return None
 
     def read(self):
-        n = self.uart.readinto(self._rx)
-        return bytes(self._rx[:n]) if n else None
+        return self.uart.readinto(self.rx) or 0
 
     def write(self, mv):
         return self.uart.write(mv) or 0
@@ -45,7 +45,7 @@ class TcpLink:
         self.enabled = True
         self._next_try = 0
         self._lost = False
-        self._rxbuf = rxbuf
+        self.rx = bytearray(rxbuf)
 
     def maintain(self, now):
         if self._lost:
@@ -78,18 +78,19 @@ class TcpLink:
 
     def read(self):
         if not self.connected:
-            return None
+            return 0
         try:
-            data = self.sock.recv(self._rxbuf)
+            n = self.sock.recv_into(self.rx) if hasattr(self.sock, "recv_into") else \
+                self.sock.readinto(self.rx)
         except OSError as e:
-            if e.args[0] in _AGAIN:
-                return None
-            self._lost = True
-            return None
-        if not data:
+            if e.args[0] not in _AGAIN:
+                self._lost = True
+            return 0
+        if n is None:
+            return 0  # MicroPython's readinto on a socket with nothing to read
+        if not n:
             self._lost = True  # peer closed
-            return None
-        return data
+        return n
 
     def write(self, mv):
         if not self.connected:
@@ -123,7 +124,7 @@ class TcpListenLink(TcpLink):
         self.enabled = True
         self._next_try = 0
         self._lost = False
-        self._rxbuf = rxbuf
+        self.rx = bytearray(rxbuf)
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(socket.getaddrinfo("0.0.0.0", port)[0][-1])

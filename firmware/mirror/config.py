@@ -18,8 +18,9 @@ _DEFAULTS = {
     "chunk_blocks": 16,        # blocks per background read: the scan's unit of yielding
     "epoch_bytes": 4096,       # resync work sent before asking the peer to confirm it
     "max_epochs": 4,           # confirmations outstanding at once
-    "whole_run": 4,            # dirty regions in a row: send them whole, not by checksum
+    "whole_run": 16,           # dirty regions in a row: a sequential write, sent whole
     "scan_period_ms": 0,       # periodic scan interval; 0 = off
+    "link_rate": 0,            # bytes/s of the link when known (UART: baud / 10); 0 = fast
     "rto_init_ms": 1000,
     "rto_min_ms": 200,
     "rto_max_ms": 8000,

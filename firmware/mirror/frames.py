@@ -65,22 +65,25 @@ class FrameCodec:
         dst[off] = 0
         return off + 1
 
-    def feed(self, data, on_frame):
-        """Consume received bytes; call on_frame(ftype, seq, ack, payload_mv) per good frame.
+    def feed(self, data, on_frame, n=-1):
+        """Consume received bytes (data[:n], a bytes or bytearray: a runtime may pass its
+        reusable receive buffer); call on_frame(ftype, seq, ack, payload_mv) per good frame.
 
         payload_mv is valid only during the call.
         """
         pos = 0
-        n = len(data)
+        if n < 0:
+            n = len(data)
+        mv = memoryview(data)
         while pos < n:
-            z = data.find(b"\x00", pos)
+            z = data.find(b"\x00", pos, n)
             stop = n if z < 0 else z
             take = stop - pos
             if not self._overflow:
                 if self._acc_len + take > self.max_wire:
                     self._overflow = True
                 else:
-                    self._acc[self._acc_len:self._acc_len + take] = data[pos:stop]
+                    self._acc[self._acc_len:self._acc_len + take] = mv[pos:stop]
                     self._acc_len += take
             if z < 0:
                 return

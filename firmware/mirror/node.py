@@ -89,6 +89,8 @@ class Node:
         self._rchunk = self._rmv[:cfg.chunk_blocks * 512]  # the usual read: no slice each time
         self._meta_buf = bytearray(512)
         self._meta_tries = 0
+        self._metas = 0  # metadata writes issued, and completed
+        self._metas_done = 0
         # background jobs (generators); one runs at a time
         self._jobs = []
         self._job = None
@@ -128,9 +130,10 @@ class Node:
         self._transport = False
         self.session.close(now)
 
-    def receive(self, data, now):
+    def receive(self, data, now, n=-1):
+        """Link bytes arrived: data[:n] (all of it if n < 0)."""
         self.now = now
-        self.session.receive(data, now)
+        self.session.receive(data, now, n)
 
     def tick(self, now):
         self.now = now
@@ -164,6 +167,9 @@ class Node:
                     self.session.restart(now, "storage error")
         elif kind == IO_WRITE:
             self._write_done(ok, a, b)
+        elif kind == _IO_META:
+            self._metas_done += 1
+            self._meta_written(ok)
         elif kind == _IO_META_READ:
             if not ok and self._meta_tries < _META_TRIES:
                 # A failed read is not a blank card: taken for one, it would start a new
@@ -283,7 +289,11 @@ class Node:
         self.refusal = reason
         self._event("refused", reason)
 
+    def _meta_written(self, ok):
+        pass
+
     def _write_meta(self):
+        self._metas += 1
         self.meta.pack_into(self._meta_buf)
         self._io.append((_IO_META, 0, 0))
         self.emit(A_WRITE, self.nblocks, memoryview(self._meta_buf))

@@ -194,6 +194,12 @@ class Primary(Node):
         elif ftype == P.T_BREQ:
             if self.paired:
                 self._enqueue(self._job_serve_blocks(bytes(p)))
+        elif ftype == P.T_SYNCED:
+            m = self.meta
+            if self.paired and bytes(p[:8]) == m.gen and not m.flags & PEER_SYNCED:
+                m.flags |= PEER_SYNCED  # its first write apart starts a new generation
+                self._write_meta()
+                self._event("peer_synced", m.gen.hex())
         elif ftype == P.T_DONE:
             ep = self._epochs.get(p[0])
             if ep is not None:
@@ -307,9 +313,7 @@ class Primary(Node):
     def _finish_sync(self):
         if not self._send_now(P.T_SYNCED, self.meta.gen):
             return
-        self._syncing = False
-        self.meta.flags |= PEER_SYNCED
-        self._write_meta()
+        self._syncing = False  # PEER_SYNCED waits for the secondary's confirmation
         self._event("synced", self.meta.gen.hex())
         self._schedule_scan()
 

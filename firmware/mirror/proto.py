@@ -6,6 +6,7 @@ from micropython import const
 T_START = const(0x10)    # P->S  gen 8s, parent 8s: the primary's history; resync begins
 T_REFUSE = const(0x11)   # P->S  reason (utf-8): the pair will not resync, and why
 T_SYNCED = const(0x12)   # P->S  gen 8s: the secondary is coherent with this generation
+                         # S->P  gen 8s: ...and its card now says so (metadata written)
 # Mirrored writes
 T_WRITE = const(0x20)    # P->S  wid u32, block u32, data
 T_WACK = const(0x21)     # S->P  wid u32: every write and repair up to wid is durable

@@ -8,7 +8,6 @@ from mirror import proto as P
 from mirror.meta import CONSISTENT, ZERO
 from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, Node
 
-_WACK_EVERY = 4  # confirm at least every few writes under a steady stream
 
 
 class Secondary(Node):
@@ -21,6 +20,9 @@ class Secondary(Node):
         self._done_q = []
         self._wack_due = False
         self._unconfirmed = 0
+        self._wack_every = max(2, cfg.window // 2)
+        self._synced_wait = None  # (gen, metadata write number) of T_SYNCED, until written
+        self._synced_ack = None  # ...written: confirm it to the primary
         self.counters.update({"writes_applied": 0, "dropped_writes": 0})
 
     def _meta_loaded(self, ok):
@@ -57,6 +59,8 @@ class Secondary(Node):
         self.applied_wid = 0
         self._wack_due = False
         self._unconfirmed = 0
+        self._synced_wait = None
+        self._synced_ack = None
         Node.on_lost(self, reason)
 
     def _on_role_message(self, ftype, p):
@@ -81,6 +85,7 @@ class Secondary(Node):
             m.parent = ZERO
             m.flags |= CONSISTENT
             self._write_meta()
+            self._synced_wait = (m.gen, self._metas)
             self._event("synced", m.gen.hex())
         elif ftype == P.T_REFUSE:
             self._refuse("primary refused: " + bytes(p).decode())
@@ -149,8 +154,30 @@ class Secondary(Node):
                 return True
         return False
 
+    def _meta_written(self, ok):
+        wait = self._synced_wait
+        if wait is None:
+            return
+        if not ok:
+            self._synced_wait = None
+            self.session.restart(self.now, "storage error")
+            return
+        if self._metas_done < wait[1]:
+            return  # an earlier metadata write
+        self._synced_wait = None
+        gen = wait[0]
+        if self.meta.gen == gen and self.meta.flags & CONSISTENT:
+            # Only now may the primary count on us holding `gen`: had it assumed so when it
+            # sent T_SYNCED, a power cut here would leave us on an older generation while
+            # it started the next one from `gen`, and the pair would refuse to resync.
+            self._synced_ack = gen
+
     def _flush_control(self):
-        if self._wack_due and (self._unconfirmed >= _WACK_EVERY or not self._writes_queued()):
+        if self._synced_ack is not None and self._send_now(P.T_SYNCED, self._synced_ack):
+            self._synced_ack = None
+        # confirm at once when the writes stop, else every half window under a stream
+        if self._wack_due and (self._unconfirmed >= self._wack_every or
+                               not self._writes_queued()):
             if self._send_now(P.T_WACK, struct.pack("<I", self.applied_wid)):
                 self._wack_due = False
                 self._unconfirmed = 0

@@ -46,6 +46,7 @@ class Session:
         self._session_key = None
         w = cfg.window
         self.window = w
+        self._ack_every = max(2, w // 2)
         self.codec = FrameCodec(cfg.max_payload, TAG if cfg.key else 0, self._key_for)
         self._slots = [bytearray(cfg.max_payload) for _ in range(w)]
         self._slot_len = [0] * w
@@ -133,12 +134,14 @@ class Session:
         if was_up:
             self.upper.on_lost(reason)
 
-    def receive(self, data, now):
+    def receive(self, data, now, n=-1):
         if self.state == DOWN:
             return
         self._now = now
-        self.codec.feed(data, self._on_frame)
-        self.pump(now)
+        self.codec.feed(data, self._on_frame, n)
+        # Frames, yes; a bare ack waits for the next tick, so that an answer the upper
+        # layer sends in the meantime (a write confirmation) carries it instead.
+        self.pump(now, False)
 
     def tick(self, now):
         st = self.state
@@ -155,7 +158,7 @@ class Session:
             return
         if self._txpos != self._base:
             slot = self._base % self.window
-            if now - self._slot_time[slot] >= self.rto:
+            if now - self._slot_time[slot] >= self._timeout():
                 self._go_back(now)
         if self._ack_due < 0 and now - self._last_tx >= self.cfg.keepalive_ms:
             self._ack_due = now
@@ -170,7 +173,7 @@ class Session:
             return self._hello_due
         t = self._last_rx + self.cfg.dead_ms + 1
         if self._txpos != self._base:
-            t = min(t, self._slot_time[self._base % self.window] + self.rto)
+            t = min(t, self._slot_time[self._base % self.window] + self._timeout())
         t = min(t, self._ack_due if self._ack_due >= 0 else self._last_tx + self.cfg.keepalive_ms)
         return t
 
@@ -225,7 +228,7 @@ class Session:
         self._ack_due = -1
         self._ack_count = 0
 
-    def pump(self, now):
+    def pump(self, now, acks=True):
         """Move window frames (and a due ack) into the transmit buffer as room allows."""
         if self.state != UP:
             return
@@ -239,8 +242,24 @@ class Session:
             self._emit(self._slot_type[slot], self._txpos,
                        memoryview(self._slots[slot])[:n], now)
             self._txpos = (self._txpos + 1) & 0xFFFF
-        if 0 <= self._ack_due <= now and self._room(codec.wire_size(0)):
+        if acks and 0 <= self._ack_due <= now and self._room(codec.wire_size(0)):
             self._emit(T_ACK, 0, b"", now)
+
+    def _timeout(self):
+        """How long the oldest unacknowledged frame may wait. On a slow link (link_rate
+        bytes/s known, as on a UART) add the wire time of everything in flight: those bytes
+        queue in the UART and its driver, ahead of the acknowledgement, and an RTT learnt
+        from small frames knows nothing of them."""
+        rate = self.cfg.link_rate
+        if not rate:
+            return self.rto
+        n = 0
+        seq = self._base
+        codec = self.codec
+        while seq != self._txpos:
+            n += codec.wire_size(self._slot_len[seq % self.window])
+            seq = (seq + 1) & 0xFFFF
+        return self.rto + n * 1000 // rate
 
     def _go_back(self, now):
         """Retransmission timeout: resend the whole window from its oldest frame."""
@@ -326,7 +345,9 @@ class Session:
         if d == 0:
             self._expect = (self._expect + 1) & 0xFFFF
             self._ack_count += 1
-            self._ack_due = now if self._ack_count >= 2 else now + self.cfg.ack_delay_ms
+            # ack every half window (the sender keeps the pipe full), else after a delay
+            full = self._ack_count >= self._ack_every
+            self._ack_due = now if full else now + self.cfg.ack_delay_ms
             self.upper.on_message(ftype, payload)
         elif d >= 0x8000:
             self.stats["dup_in"] += 1

@@ -10,6 +10,12 @@ from sdmirror import __version__
 
 COMMANDS = (
     # name, module, one-line help
+    ("flash", "sdmirror.flash", "put the firmware on a board (mpy-cross + mpremote)"),
+    ("console", "sdmirror.terminal", "terminal on a board's console (serial or socket://); Ctrl-] quits"),
+    ("status", "sdmirror.status_cli", "one board's role, link, generation, dirty regions, scan, counters"),
+    ("monitor", "sdmirror.monitor", "live view of both boards: link, bitmap, resync and scan progress"),
+    ("inject", "sdmirror.inject", "inject a fault: in the firmware, or on an emulated link/board"),
+    ("demo", "sdmirror.demo.cli", "the emulated pair tells its story; report in demo-report/"),
     ("verify", "sdmirror.verify_cli", "compare two card images block by block"),
     ("emu", "sdmirror.emu.cli", "run the emulated pair (MicroPython VMs, card models, link)"),
     ("sim", "sdmirror.sim.cli", "deterministic simulation: fault campaigns, power-loss sweep"),

@@ -152,3 +152,8 @@ def test_emulated_board_keeps_its_own_constructors():
     b = load("emu")
     assert boardkit.role(b, {"role": "secondary"}) == "secondary"
     assert callable(b.card) and callable(b.link)
+
+
+def test_link_rate_follows_the_uart():
+    assert boardkit.link_rate(load("rp2040")) == 11520
+    assert boardkit.link_rate(load("esp32")) == 0  # Ethernet: fast, RTT decides

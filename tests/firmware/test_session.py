@@ -181,3 +181,18 @@ def test_window_limits_frames_in_flight():
     link.step()
     link.step()
     assert link.a.can_send()
+
+
+def test_on_a_slow_link_the_timeout_allows_for_the_bytes_in_flight():
+    link = Link(window=8)
+    link.run(100, lambda: link.a.established and link.b.established)
+    for _ in range(8):
+        link.a.send(0x20, bytes(4000), link.now)
+    for _ in range(8):  # the runtime hands them to the UART (its queue: not acked yet)
+        link.a.tx_done(len(link.a.tx_view()))
+        link.a.pump(link.now)
+    fast = link.a._timeout()
+    link.a.cfg.link_rate = 11520  # a UART at 115200 baud
+    slow = link.a._timeout()
+    # eight 4 KB frames take about 2.8 s on that wire: the timer must not fire before
+    assert slow - fast >= 8 * 4000 * 1000 // 11520

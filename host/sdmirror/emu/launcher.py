@@ -85,29 +85,13 @@ def check_heap(heap):
 def profile_heap(boards_root, profile=DEFAULT_PROFILE):
     """The heap a board profile states (``HEAP = 256 * 1024`` in BOARDS/PROFILE/board.py), as a
     -X heapsize value, or None. The file is parsed, not run."""
-    import ast
-    path = os.path.join(boards_root, profile, "board.py")
     try:
-        with open(path) as f:
-            tree = ast.parse(f.read(), path)
-    except (OSError, SyntaxError, ValueError):
+        n = firmware_image.board_value(profile, "HEAP", boards_root=boards_root)
+    except (OSError, SyntaxError, firmware_image.ImageError):
         return None
-
-    def ev(node):
-        if isinstance(node, ast.Constant) and isinstance(node.value, int):
-            return node.value
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Add)):
-            a, b = ev(node.left), ev(node.right)
-            return a * b if isinstance(node.op, ast.Mult) else a + b
-        raise ValueError("not a plain number")
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "HEAP" for t in node.targets):
-            try:
-                n = ev(node.value)
-            except (ValueError, TypeError):
-                return None
-            return "%dK" % (n // 1024) if n % 1024 == 0 else str(n)
-    return None
+    if not isinstance(n, int):
+        return None
+    return "%dK" % (n // 1024) if n % 1024 == 0 else str(n)
 
 
 def find_micropython(explicit=None):

@@ -1,0 +1,237 @@
+"""The host tools' error paths, without an emulator: every command has --help with an
+example; a wrong port, a board that does not answer, a firmware version mismatch, bad
+arguments and missing images give one line on stderr and a non-zero exit, never a traceback.
+
+"A board that does not answer" is a TCP listener that accepts and never replies; "a version
+mismatch" is a tiny TCP server that answers `version` with another version.
+"""
+import json
+import os
+import socket
+import sys
+import threading
+
+import pytest
+
+HOST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "host")
+if HOST_DIR not in sys.path:
+    sys.path.insert(0, HOST_DIR)
+
+from sdmirror import __version__, cli  # noqa: E402
+
+COMMANDS = ("flash", "console", "status", "monitor", "inject", "demo")
+
+
+class FakeBoard:
+    """A TCP console on 127.0.0.1 that either never answers or answers like firmware of
+    another version. Closes everything it opened in close()."""
+
+    def __init__(self, version=None):
+        self.version = version
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.1)
+        self.url = "socket://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.conns = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            conn.settimeout(0.1)
+            self.conns.append(conn)
+            if self.version:
+                threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        buf = b""
+        while not self.stop.is_set():
+            try:
+                data = conn.recv(1024)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data.replace(b"\r", b"\n")
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                words = line.decode(errors="replace").split()
+                if not words:
+                    continue
+                if words[0] == "version":
+                    reply = {"cmd": "version", "version": self.version, "protocol": 1,
+                             "board": "emu"}
+                else:
+                    reply = {"cmd": words[0], "error": "fake board"}
+                try:
+                    conn.sendall(json.dumps(reply).encode() + b"\r\n")
+                except OSError:
+                    return
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def silent():
+    b = FakeBoard()
+    yield b.url
+    b.close()
+
+
+@pytest.fixture
+def other_version():
+    b = FakeBoard(version="9.9.9")
+    yield b.url
+    b.close()
+
+
+@pytest.fixture
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()   # nothing listens there now
+    return "socket://127.0.0.1:%d" % port
+
+
+def run_cli(capsys, *argv):
+    """sdmirror ARGV in-process; returns (status, stdout, stderr). argparse's exits too."""
+    try:
+        status = cli.main(list(argv))
+    except SystemExit as e:
+        status = e.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return status, out, err
+
+
+def one_line_error(status, err, *words):
+    assert status not in (0, None), err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_an_example(capsys, command):
+    status, out, err = run_cli(capsys, command, "--help")
+    assert status == 0
+    assert "example" in out and "sdmirror %s" % command in out
+
+
+def test_top_level_help_lists_the_commands(capsys):
+    status, out, _ = run_cli(capsys, "--help")
+    assert status == 0
+    for c in COMMANDS:
+        assert "\n  %s " % c in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("status",), ["PORT"]),
+    (("monitor", "socket://127.0.0.1:1"), ["PORT"]),
+    (("flash", "socket://127.0.0.1:1"), ["--board"]),
+    (("inject", "socket://127.0.0.1:1", "melt"), ["invalid choice"]),
+    (("status", "socket://127.0.0.1:1", "--timeout", "soon"), ["--timeout"]),
+    (("demo", "--mode", "carrier-pigeon"), ["--mode"]),
+    (("frobnicate",), ["unknown command"]),
+])
+def test_bad_arguments(capsys, argv, words):
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 2
+    one_line_error(status, err, *words)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("flash", "{port}", "--board", "nosuch", "--dry-run"), ["unknown board", "emu"]),
+    (("flash", "{port}", "--board", "emu", "--dry-run", "--set", "frobs=3"), ["bad setting"]),
+    (("flash", "{port}", "--board", "emu", "--dry-run", "--key", "xyz"), ["--key"]),
+    (("flash", "{port}", "--board", "emu", "--dry-run", "--key", "0011"), ["key"]),
+    (("inject", "{port}", "corrupt-block"), ["one value"]),
+    (("inject", "{port}", "wire-drop", "lots"), ["number"]),
+    (("monitor", "{port}", "{port}", "--interval", "0"), ["interval"]),
+])
+def test_bad_values_one_line(capsys, closed_port, argv, words):
+    argv = [a.replace("{port}", closed_port) for a in argv]
+    status, _, err = run_cli(capsys, *argv)
+    one_line_error(status, err, *words)
+
+
+def test_flash_dry_run_lists_files_without_touching_the_port(capsys, closed_port):
+    status, out, err = run_cli(capsys, "flash", closed_port, "--board", "stm32f4", "--dry-run",
+                               "--role", "secondary", "--set", "scan_period_ms=60000")
+    assert status == 0, err
+    assert "main.py" in out and "mirror/primary.mpy" in out and "crc_hw.mpy" in out
+    assert "sdmirror.json" in out and '"scan_period_ms": 60000' in out
+    assert "dry run" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ("status", "{port}"),
+    ("console", "{port}", "--command", "version"),
+    ("console", "{port}"),
+    ("monitor", "{port}", "socket://127.0.0.1:1", "--once"),
+    ("inject", "{port}", "link-down"),
+    ("flash", "{port}", "--board", "emu"),
+])
+def test_wrong_port(capsys, closed_port, argv):
+    status, _, err = run_cli(capsys, *[a.replace("{port}", closed_port) for a in argv])
+    one_line_error(status, err, "cannot open", closed_port)
+
+
+def test_missing_device(capsys):
+    status, _, err = run_cli(capsys, "status", "/dev/sdmirror-no-such-tty")
+    one_line_error(status, err, "cannot open", "/dev/sdmirror-no-such-tty")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("status", "{port}", "--timeout", "0.5"), ["did not answer"]),
+    (("console", "{port}", "--command", "version", "--timeout", "0.5"), ["did not answer"]),
+    (("monitor", "{port}", "socket://127.0.0.1:1", "--once", "--timeout", "0.5"), ["did not answer"]),
+    (("inject", "{port}", "drop-bitmap", "--timeout", "0.5"), ["did not answer"]),
+    (("flash", "{port}", "--board", "emu", "--timeout", "0.5"), ["does not answer"]),
+])
+def test_board_that_does_not_answer(capsys, silent, argv, words):
+    status, _, err = run_cli(capsys, *[a.replace("{port}", silent) for a in argv])
+    one_line_error(status, err, *words)
+
+
+@pytest.mark.parametrize("argv", [
+    ("status", "{port}"),
+    ("monitor", "{port}", "socket://127.0.0.1:1", "--once"),
+    ("inject", "{port}", "reboot"),
+])
+def test_version_mismatch_says_flash(capsys, other_version, argv):
+    status, _, err = run_cli(capsys, *[a.replace("{port}", other_version) for a in argv])
+    line = one_line_error(status, err, "9.9.9", __version__, "sdmirror flash")
+    assert other_version in line
+
+
+def test_emulator_fault_needs_an_emulated_board(capsys, silent, tmp_path):
+    status, _, err = run_cli(capsys, "inject", silent, "wire-down")
+    one_line_error(status, err, "not the console of a running emulated board")
+    status, _, err = run_cli(capsys, "inject", silent, "power-cycle", "--run-dir", str(tmp_path))
+    one_line_error(status, err, "no emulator running")
+    status, _, err = run_cli(capsys, "inject", "/dev/ttyACM9", "card-corrupt", "5")
+    one_line_error(status, err, "not the console")
+
+
+def test_missing_image(capsys, tmp_path):
+    img = tmp_path / "a.img"
+    img.write_bytes(bytes(4096))
+    status, _, err = run_cli(capsys, "verify", str(img), str(tmp_path / "missing.img"))
+    one_line_error(status, err, "missing.img")

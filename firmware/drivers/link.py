@@ -38,6 +38,9 @@ class UartLink:
 class TcpLink:
     def __init__(self, host, port, retry_ms=500, rxbuf=2048):
         self.addr = socket.getaddrinfo(host, port)[0][-1]
+        self._state(retry_ms, rxbuf)
+
+    def _state(self, retry_ms, rxbuf):
         self.retry_ms = retry_ms
         self.sock = None
         self.poll_obj = None
@@ -54,6 +57,16 @@ class TcpLink:
             return "down"
         if self.connected or not self.enabled or now < self._next_try:
             return None
+        s = self._open(now)
+        if s is None:
+            return None
+        self.sock = s
+        self.poll_obj = s
+        self.connected = True
+        return "up"
+
+    def _open(self, now):
+        """A connected, non-blocking socket, or None (try again after retry_ms)."""
         s = socket.socket()
         try:
             s.settimeout(1.0)
@@ -63,10 +76,7 @@ class TcpLink:
             s.close()
             self._next_try = now + self.retry_ms
             return None
-        self.sock = s
-        self.poll_obj = s
-        self.connected = True
-        return "up"
+        return s
 
     def _drop(self, now):
         if self.sock is not None:
@@ -117,33 +127,17 @@ class TcpListenLink(TcpLink):
     """Waits for the peer to connect (the secondary's side of an IP link)."""
 
     def __init__(self, port, rxbuf=2048):
-        self.retry_ms = 0
-        self.sock = None
-        self.poll_obj = None
-        self.connected = False
-        self.enabled = True
-        self._next_try = 0
-        self._lost = False
-        self.rx = bytearray(rxbuf)
+        self._state(0, rxbuf)
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(socket.getaddrinfo("0.0.0.0", port)[0][-1])
         self._server.listen(1)
         self._server.setblocking(False)
 
-    def maintain(self, now):
-        if self._lost:
-            self._lost = False
-            self._drop(now)
-            return "down"
-        if self.connected or not self.enabled:
-            return None
+    def _open(self, now):
         try:
             s, _ = self._server.accept()
         except OSError:
             return None
         s.setblocking(False)
-        self.sock = s
-        self.poll_obj = s
-        self.connected = True
-        return "up"
+        return s

@@ -1,5 +1,7 @@
 # Two controllers joined by an in-memory link, in virtual time (the h11 way of testing a
 # protocol: no sockets, no threads, every byte visible). Runs under CPython and MicroPython.
+from fwtest import randbytes, rng
+
 from mirror.config import Config
 from mirror.node import A_EVENT, A_READ, A_WRITE
 from mirror.primary import Primary
@@ -144,3 +146,22 @@ class Pair:
         """An application write on the primary: local card, then the controller."""
         self.p.card.writeblocks(block, data)
         return self.primary.app_write(block, data, self.now)
+
+
+def fill(pair, seed, blocks=None, both=True):
+    """Random contents on the primary's card (and the same on the secondary's when both)."""
+    rng(seed)
+    for b in range(pair.nblocks) if blocks is None else blocks:
+        data = bytes(randbytes(512))
+        pair.p.card.writeblocks(b, data)
+        if both:
+            pair.s.card.writeblocks(b, data)
+
+
+def synced_pair(nblocks=512, seed=1, **kw):
+    """A pair with random, equal cards, connected and done with its first resync."""
+    pair = Pair(nblocks=nblocks, seed=seed, **kw)
+    fill(pair, seed)
+    pair.connect()
+    pair.run(50000, until=pair.synced)
+    return pair

@@ -3,31 +3,13 @@
 import struct
 
 from fwtest import randbytes, rng
-from pairkit import Pair
+from pairkit import Pair, fill, synced_pair
 
 from mirror import checksum
 from mirror import proto as P
 from mirror.meta import CONSISTENT
 
 KEY = b"sdmirror-test-key-0123456789abcd"
-
-
-def fill(pair, seed, blocks=None, both=True):
-    """Random contents on the primary (and the same on the secondary when `both`)."""
-    rng(seed)
-    for b in range(pair.nblocks) if blocks is None else blocks:
-        data = bytes(randbytes(512))
-        pair.p.card.writeblocks(b, data)
-        if both:
-            pair.s.card.writeblocks(b, data)
-
-
-def synced_pair(nblocks=512, seed=1, **kw):
-    pair = Pair(nblocks=nblocks, seed=seed, **kw)
-    fill(pair, seed)
-    pair.connect()
-    pair.run(50000, until=pair.synced)
-    return pair
 
 
 def block(i, salt=0):

@@ -2,30 +2,13 @@
 # smallest pair-level reproduction of a bug a seeded scenario hit, and fails without its
 # fix. Dual-run: plain functions, pairkit and fwtest only (CPython and the MicroPython VM).
 from fwtest import randbytes, rng
-from pairkit import Pair, Side
+from pairkit import Pair, Side, fill, synced_pair
 
 from mirror.config import Config
 from mirror.node import A_READ
 from mirror.primary import Primary
 from mirror.secondary import Secondary
 from mirror.volume import MemBlockDevice
-
-
-def _fill(pair, seed, both=True):
-    rng(seed)
-    for b in range(pair.nblocks):
-        data = bytes(randbytes(512))
-        pair.p.card.writeblocks(b, data)
-        if both:
-            pair.s.card.writeblocks(b, data)
-
-
-def _synced(nblocks=64, seed=1, **kw):
-    pair = Pair(nblocks=nblocks, seed=seed, **kw)
-    _fill(pair, seed)
-    pair.connect()
-    pair.run(50000, until=pair.synced)
-    return pair
 
 
 def _fail_reads(side, pick):
@@ -44,7 +27,7 @@ def _fail_reads(side, pick):
 def test_a_failed_background_read_never_sends_stale_bytes():
     # sim: a read error while pushing a dirty region sent the read buffer's older bytes
     # as that block's contents; the secondary kept them and the epoch was confirmed.
-    pair = _synced(region_blocks=1, whole_run=1)
+    pair = synced_pair(64, region_blocks=1, whole_run=1)
     pair.disconnect()
     rng(21)
     new = bytes(randbytes(512))
@@ -70,7 +53,7 @@ def test_a_larger_secondary_card_pairs_and_converges():
     # did not (it went on to 64), so even a coherent pair compared different digests
     cards = (MemBlockDevice(61), MemBlockDevice(70))
     pair = Pair(nblocks=60, seed=2, cards=cards, cache_bytes=16)
-    _fill(pair, 2, both=False)
+    fill(pair, 2, both=False)
     pair.connect()
     pair.run(50000, until=pair.synced)
     assert pair.coherent(), pair.differing()
@@ -79,7 +62,7 @@ def test_a_larger_secondary_card_pairs_and_converges():
 def test_a_failed_metadata_read_at_boot_is_retried():
     # sim: one read error on the metadata block at boot was taken for a blank card: the
     # primary started a new history and the pair refused to resync ("diverged").
-    pair = _synced()
+    pair = synced_pair(64)
     gen = pair.primary.meta.gen
     side = Side(Primary, Config(role="primary"), 64, b"reboot", pair.p.card)
     armed = [1]
@@ -101,7 +84,7 @@ def test_a_write_overtaking_a_resync_frame_is_not_undone_by_it():
     # sim: a resync push read block B, waited for window room, and the application's newer
     # write of B took that room first; the push then went out and put the older B back on
     # the secondary (and a sync-mode acknowledgement claimed the newer one was there).
-    pair = _synced(mode="sync", window=1, frame_blocks=1, region_blocks=1, whole_run=1)
+    pair = synced_pair(64, mode="sync", window=1, frame_blocks=1, region_blocks=1, whole_run=1)
     p = pair.primary
     pair.disconnect()
     rng(22)
@@ -139,7 +122,7 @@ def test_a_region_taken_by_two_epochs_stays_pending_until_both_are_confirmed():
     # sim: a region written again (pulled ahead) while its resync epoch was open was taken
     # by a second epoch; the first epoch's confirmation cleared it from `pending`, a link
     # loss then did not mark it dirty again, and its newest contents were never resent.
-    pair = _synced(window=1, frame_blocks=1, region_blocks=1, whole_run=1, max_epochs=4)
+    pair = synced_pair(64, window=1, frame_blocks=1, region_blocks=1, whole_run=1, max_epochs=4)
     p = pair.primary
     pair.disconnect()
     rng(23)
@@ -165,7 +148,7 @@ def test_a_rebooted_primary_gets_no_acknowledgement_from_the_last_session():
     # after a primary reboot; their T_WACK (old, high write ids) reached the new primary,
     # which numbers from 1 again: writes it had just sent counted as durable, and its
     # in-flight list never drained (the resync stalled).
-    pair = _synced(mode="sync")
+    pair = synced_pair(64, mode="sync")
     for i in range(12):
         pair.write(i, bytes([i + 1]) * 512)
         pair.run(200, until=lambda: pair.primary.durable(pair.primary.last_token()))
@@ -195,7 +178,7 @@ def test_a_secondary_cut_off_before_storing_synced_is_not_counted_as_synced():
     # sim: the primary marked the secondary synced when it sent T_SYNCED; the secondary lost
     # power before storing it, the primary's next write apart started a new generation
     # from there, and on reconnecting the histories looked diverged: refused for good.
-    pair = _synced(seed=4)
+    pair = synced_pair(64, seed=4)
     p = pair.primary
     pair.disconnect()
     pair.write(2, bytes([6]) * 512)  # a new generation; the secondary holds the one before

@@ -20,6 +20,7 @@ _DEFAULTS = {
     "max_epochs": 4,           # confirmations outstanding at once
     "whole_run": 16,           # dirty regions in a row: a sequential write, sent whole
     "scan_period_ms": 0,       # periodic scan interval; 0 = off
+    "scan_mode": "tree",       # full scans: "tree" (hash tree) or "flat" (a CRC per block)
     "link_rate": 0,            # bytes/s of the link when known (UART: baud / 10); 0 = fast
     "rto_init_ms": 1000,
     "rto_min_ms": 200,
@@ -46,6 +47,8 @@ class Config:
             raise ValueError("role must be primary or secondary, not %r" % (self.role,))
         if self.comparer not in COMPARERS:
             raise ValueError("comparer must be secondary or primary, not %r" % (self.comparer,))
+        if self.scan_mode not in ("tree", "flat"):
+            raise ValueError("scan_mode must be tree or flat, not %r" % (self.scan_mode,))
         if self.mode not in MODES:
             raise ValueError("mode must be async or sync, not %r" % (self.mode,))
         if self.key is not None and len(self.key) < 16:

@@ -36,6 +36,7 @@ class Primary(Node):
         self._tag = 0
         self._epochs = {}  # tag -> {"kind", "first", "last", "issued", "done"}
         self._need_full = True
+        self._flat = False  # a flat scan (scan_mode "flat") is under way
         self._syncing = False
         self._next_scan = None
         self._gen_count = 0
@@ -301,13 +302,27 @@ class Primary(Node):
         periodic_due = (self._next_scan is not None and self.now >= self._next_scan
                         and not self._syncing and self.bitmap.count() == 0)
         if self._need_full or periodic_due:
-            return None if open_epochs else self._job_full_scan(not self._need_full)
+            if open_epochs:
+                return None
+            if self.cfg.scan_mode == "flat":
+                # the claims' literal method: every block's checksum crosses the link (the
+                # baseline the hash tree is measured against); the bitmap carries the work
+                self.bitmap.mark_all()
+                self._need_full = False
+                self._flat = True
+                self.counters["scans"] += 1
+            else:
+                return self._job_full_scan(not self._need_full)
         if self.bitmap.count():
             if open_epochs >= self.cfg.max_epochs:
                 return None
             return self._job_bitmap_epoch()
-        if self._syncing and not open_epochs:
-            self._finish_sync()
+        if not open_epochs:
+            if self._flat:
+                self._flat = False
+                self._schedule_scan()
+            if self._syncing:
+                self._finish_sync()
         return None
 
     def _finish_sync(self):
@@ -395,7 +410,7 @@ class Primary(Node):
             ep["last"] = r + run - 1
             first = bm.region_range(r)[0]
             lb, lc = bm.region_range(r + run - 1)
-            if run >= cfg.whole_run:
+            if run >= cfg.whole_run and not self._flat:
                 budget -= (lb + lc - first) * 512
                 if check:
                     yield from self._check_regions(tag, check)

@@ -1,0 +1,5 @@
+import sys
+
+from sdmirror.sim.cli import main
+
+sys.exit(main())

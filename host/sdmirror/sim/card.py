@@ -1,0 +1,162 @@
+"""SD card model: an image in memory, requests executed one at a time.
+
+Timing: a read takes read_ms plus xfer_ms per block; a write takes write_ms (command and
+transfer) and then busy_ms of programming per block, block after block. Requests run in
+FIFO order, except that application (foreground) requests go ahead of controller requests
+that have not started yet; the controller's own requests therefore still complete in the
+order it issued them, as its contract requires.
+
+Faults: a burst of errors, where up to N writes or reads executed within a short time fail
+(io_done(False); a failed write lands nothing, a failed read leaves the buffer as it was,
+as an SPI driver that times out would); a silent bit flip; and power loss, which throws the
+queue away and tears the write being programmed: the blocks programmed before land, and of
+the block under programming only the first k bytes.
+
+Every request is checked against the card's size: one past the end is a violation
+(`outside_writes` / `outside_reads`) and fails without touching the image.
+"""
+from collections import deque
+
+BLOCK = 512
+
+
+class Card:
+    def __init__(self, world, name, blocks, image=None, read_ms=0.5, xfer_ms=0.05,
+                 write_ms=0.5, busy_ms=1.0):
+        self.world = world
+        self.name = name
+        self.blocks = blocks
+        self.data = bytearray(image) if image is not None else bytearray(blocks * BLOCK)
+        if len(self.data) != blocks * BLOCK:
+            raise ValueError("image of %d bytes for a card of %d blocks" %
+                             (len(self.data), blocks))
+        self.read_ms = read_ms
+        self.xfer_ms = xfer_ms
+        self.write_ms = write_ms
+        self.busy_ms = busy_ms
+        self._fg = deque()
+        self._bg = deque()
+        self._cur = None  # [kind, block, n, buf, done, started_at]
+        self._epoch = 0  # bumped at power loss: completions scheduled before it are void
+        self.fail_writes = 0  # errors left in the current burst, and when it ends
+        self.fail_reads = 0
+        self.writes_fail_until = 0.0
+        self.reads_fail_until = 0.0
+        self.writes_landed = 0
+        self.on_land = None  # hook(card, block, n) after a write lands, before its io_done
+        self.on_start = None  # hook(card, kind, block, n) when a request starts executing
+        self.writes_started = 0
+        self.on_torn = None  # hook(card, block, new_data, result) when a write is torn
+        self.flipped = {}  # block -> time of its last silent bit flip
+
+    # -- requests ------------------------------------------------------------------------
+    def submit(self, kind, block, buf, done, fg=False):
+        """kind 'r': fill buf (a writable buffer) later; kind 'w': buf is the data (bytes,
+        already copied by the caller). done(ok) is called on completion."""
+        n = len(buf) // BLOCK
+        if block < 0 or n < 1 or block + n > self.blocks or len(buf) % BLOCK:
+            self.world.violation("outside_writes" if kind == "w" else "outside_reads",
+                                 "%s: %s of %d bytes at block %d (card has %d blocks)" %
+                                 (self.name, kind, len(buf), block, self.blocks))
+        (self._fg if fg else self._bg).append([kind, block, n, buf, done, 0.0])
+        if self._cur is None:
+            self._start_next()
+
+    def pending(self):
+        return self._cur is not None or bool(self._fg) or bool(self._bg)
+
+    def _start_next(self):
+        q = self._fg if self._fg else self._bg
+        if not q:
+            return
+        req = q.popleft()
+        self._cur = req
+        req[5] = self.world.now
+        if req[0] == "r":
+            dt = self.read_ms + self.xfer_ms * req[2]
+        else:
+            dt = self.write_ms + self.busy_ms * req[2]
+            self.writes_started += 1
+        self.world.after(dt, self._finish, self._epoch)
+        if self.on_start is not None:
+            self.on_start(self, req[0], req[1], req[2])
+
+    def _finish(self, epoch):
+        if epoch != self._epoch:
+            return  # power was lost meanwhile
+        kind, block, n, buf, done, _ = self._cur
+        self._cur = None
+        ok = 0 <= block and block + n <= self.blocks
+        if ok and kind == "r":
+            if self.fail_reads and self.world.now <= self.reads_fail_until:
+                self.fail_reads -= 1
+                self.world.fault("read_error", self.name, "block", block)
+                ok = False
+            else:
+                buf[:] = self.data[block * BLOCK:(block + n) * BLOCK]
+        elif ok:
+            if self.fail_writes and self.world.now <= self.writes_fail_until:
+                self.fail_writes -= 1
+                self.world.fault("write_error", self.name, "block", block)
+                ok = False
+            else:
+                self.data[block * BLOCK:(block + n) * BLOCK] = buf
+                self.writes_landed += 1
+                if self.on_land is not None:
+                    self.on_land(self, block, n)
+                    if epoch != self._epoch:
+                        return  # the hook cut the power: nobody hears of the completion
+        self._start_next()
+        done(ok)
+
+    # -- faults --------------------------------------------------------------------------
+    def error_burst(self, reads, writes, ms):
+        """Up to `reads` reads and `writes` writes executed within `ms` from now fail.
+        Bursts do not add up: a new one replaces what is left of the last one."""
+        end = self.world.now + ms
+        if reads:
+            self.fail_reads, self.reads_fail_until = reads, end
+        if writes:
+            self.fail_writes, self.writes_fail_until = writes, end
+
+    def power_loss(self, k=None):
+        """Power is cut now. The write being programmed lands block by block up to the
+        block under programming, of which only the first k bytes land (k random if None).
+        Returns (block, k) of the torn block, or None."""
+        torn = None
+        cur = self._cur
+        if cur is not None and cur[0] == "w" and 0 <= cur[1] and cur[1] + cur[2] <= self.blocks:
+            torn = self._tear(cur, k)
+        self._cur = None
+        self._fg.clear()
+        self._bg.clear()
+        self._epoch += 1
+        return torn
+
+    def _tear(self, req, k):
+        _, b0, n, data, _, started = req
+        elapsed = self.world.now - started - self.write_ms
+        if elapsed < 0:
+            return None  # still receiving the command and data: nothing programmed yet
+        whole = min(n, int(elapsed // self.busy_ms))
+        self.data[b0 * BLOCK:(b0 + whole) * BLOCK] = data[:whole * BLOCK]
+        if whole == n:
+            return None
+        if k is None:
+            k = self.world.rng.randrange(BLOCK + 1)
+        tb = b0 + whole
+        new = bytes(data[whole * BLOCK:(whole + 1) * BLOCK])
+        self.data[tb * BLOCK:tb * BLOCK + k] = new[:k]
+        self.world.fault("torn_write", self.name, "block", tb, "k=%d" % k)
+        if self.on_torn is not None:
+            self.on_torn(self, tb, new, self.block(tb))
+        return (tb, k)
+
+    def flip(self, block, bit):
+        """A silent bit flip: the card returns different data, reporting no error."""
+        self.data[block * BLOCK + bit // 8] ^= 1 << (bit % 8)
+        self.flipped[block] = self.world.now
+        self.world.fault("bit_flip", self.name, "block", block, "bit", bit)
+
+    def block(self, b):
+        return bytes(self.data[b * BLOCK:(b + 1) * BLOCK])

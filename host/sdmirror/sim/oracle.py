@@ -1,0 +1,81 @@
+"""What each block of the mirrored volume may hold, from the history of application writes.
+
+Per block, the versions written to it in issue order. A version is acknowledged at the
+level that matters: `local` once the primary's card has it (what an async-mode
+application is told), `durable` once the controller says the secondary holds it (sync
+mode). Acceptable final contents of a block: the last acknowledged version, or any version
+issued after it (not acknowledged, so it may or may not have landed), including the torn
+variants a power loss left on the primary's card. Before any acknowledgement, the initial
+contents are acceptable too.
+"""
+
+BLOCK = 512
+
+
+class Write:
+    __slots__ = ("id", "block", "n", "issued_at", "local", "durable", "forwarded", "failed")
+
+    def __init__(self, wid, block, n, now):
+        self.id = wid
+        self.block = block
+        self.n = n
+        self.issued_at = now
+        self.local = False  # on the primary's card, reported to the application
+        self.durable = False  # sync mode: the controller said the secondary holds it
+        self.forwarded = None  # (node, session number) it was sent to a paired secondary in
+        self.failed = False  # the primary's card reported an error
+
+
+class Oracle:
+    def __init__(self, nblocks, initial):
+        self.nblocks = nblocks
+        self.initial = bytes(initial[:nblocks * BLOCK])
+        self._versions = [[] for _ in range(nblocks)]  # [write, data, [torn results]]
+        self.writes = []
+
+    def issue(self, block, data, now):
+        w = Write(len(self.writes) + 1, block, len(data) // BLOCK, now)
+        self.writes.append(w)
+        for i in range(w.n):
+            self._versions[block + i].append((w, bytes(data[i * BLOCK:(i + 1) * BLOCK]), []))
+        return w
+
+    def torn(self, block, new_data, result):
+        """The primary's card was cut while programming `new_data` into `block`."""
+        if block >= self.nblocks:
+            return  # the metadata block
+        for w, data, torn in reversed(self._versions[block]):
+            if data == new_data:
+                torn.append(result)
+                return
+
+    def acceptable(self, b, level):
+        vs = self._versions[b]
+        last = -1
+        for i in range(len(vs) - 1, -1, -1):
+            if getattr(vs[i][0], level):
+                last = i
+                break
+        ok = set()
+        if last < 0:
+            ok.add(self.initial[b * BLOCK:(b + 1) * BLOCK])
+        for w, data, torn in vs[max(last, 0):]:
+            ok.add(data)
+            ok.update(torn)
+        return ok
+
+    def newer_or_same(self, w, b):
+        """Contents of block b that prove write w reached a card: its data or a later one's."""
+        vs = self._versions[b]
+        ok = set()
+        seen = False
+        for v, data, _ in vs:
+            seen = seen or v is w
+            if seen:
+                ok.add(data)
+        return ok
+
+    def expected_exact(self, b):
+        """The block's contents if the primary suffered no fault: the last version."""
+        vs = self._versions[b]
+        return vs[-1][1] if vs else self.initial[b * BLOCK:(b + 1) * BLOCK]

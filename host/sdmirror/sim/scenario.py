@@ -1,0 +1,267 @@
+"""One seeded scenario: random geometry, configuration, workload and faults; run it in
+virtual time, stop the faults, let the pair settle, check the outcome.
+
+Checks (each a failure category of the campaign):
+- diverged: after settling, the two volumes are not byte-identical;
+- lost_acked_writes: a block holds something no acknowledged history allows (oracle.py),
+  on either card, or a sync-mode acknowledgement came while the secondary's card did not
+  hold the write;
+- outside_writes: a request reached past the end of a card (volume + metadata block);
+- primary_changed: the primary suffered no fault, yet a block of its volume differs from
+  what the application wrote there;
+- unsettled: the pair never got back to paired, synced and idle (liveness);
+- spin: a node's background work never yielded.
+"""
+import random
+
+import sdmirror.fwpath
+
+sdmirror.fwpath.install()
+
+from mirror.config import Config  # noqa: E402
+from mirror.primary import Primary  # noqa: E402
+from mirror.secondary import Secondary  # noqa: E402
+
+from .app import App  # noqa: E402
+from .board import Board  # noqa: E402
+from .card import BLOCK, Card  # noqa: E402
+from . import fast  # noqa: E402
+from .faults import PROFILES, Injector, make_plan  # noqa: E402
+from .link import UART_BPS, Link  # noqa: E402
+from .oracle import Oracle  # noqa: E402
+from .world import Runaway, World  # noqa: E402
+
+ALGS = ("crc32", "md5", "sha1", "sha256", "crc32-mpeg2")
+CHECKS = ("diverged", "lost_acked_writes", "outside_writes", "primary_changed", "unsettled")
+_PROBE_MS = 250
+
+
+def make_params(rng):
+    """Everything random about a scenario except the run itself (JSON-friendly)."""
+    vol = rng.choice((rng.randint(1, 16), rng.randint(16, 64), rng.randint(64, 160)))
+    cfg = {
+        "alg": rng.choice(ALGS), "comparer": rng.choice(("secondary", "primary")),
+        "mode": rng.choice(("sync", "async")),
+        "key": rng.randbytes(rng.randint(16, 32)).hex() if rng.random() < 0.5 else None,
+        "region_blocks": rng.choice((0, 1, 2, 4, 8)), "window": rng.randint(1, 8),
+        "frame_blocks": rng.randint(1, 8), "chunk_blocks": rng.randint(1, 8),
+        "cache_bytes": rng.choice((4, 16, 64, 256, 2048)),
+        "epoch_bytes": rng.choice((512, 4096, 65536)), "max_epochs": rng.randint(1, 4),
+        "whole_run": rng.randint(1, 4),
+        "scan_period_ms": rng.choice((0, 0, rng.randint(1000, 8000))),
+    }
+    eth = rng.random() < 0.4
+    link = {"kind": "eth" if eth else "uart",
+            "bandwidth": rng.randint(100000, 1000000) if eth else UART_BPS,
+            "latency_ms": rng.uniform(0.2, 80) if eth else rng.uniform(0.05, 3)}
+    cards = [{"read_ms": rng.uniform(0.1, 1), "xfer_ms": rng.uniform(0.01, 0.1),
+              "write_ms": rng.uniform(0.1, 1), "busy_ms": rng.uniform(0.2, 3)} for _ in "ps"]
+    t_active = rng.uniform(3000, 40000)
+    return {
+        "volume_blocks": vol, "secondary_extra": rng.randint(1, 8) if rng.random() < 0.1 else 0,
+        "initial": rng.choice(("same", "blank", "differ")), "cfg": cfg, "link": link,
+        "cards": cards, "t_active": t_active,
+        "app": {"pattern": rng.choice(("random", "sequential", "hotspot")),
+                "max_blocks": rng.randint(1, 16), "gap_ms": rng.uniform(5, 500)},
+        "profile": rng.choice(PROFILES),
+    }
+
+
+def _config(params, role):
+    kw = dict(params["cfg"])
+    if kw["key"] is not None:
+        kw["key"] = bytes.fromhex(kw["key"])
+    if params["link"]["kind"] == "uart":
+        # a board on a UART tells the controller its byte rate (baud / 10), when the
+        # firmware has that setting
+        try:
+            return Config(role=role, link_rate=params["link"]["bandwidth"], **kw)
+        except ValueError:
+            pass
+    return Config(role=role, **kw)
+
+
+class Scenario:
+    def __init__(self, seed, params=None, plan=None, verbose=False):
+        self.seed = seed
+        rng = random.Random(seed)
+        self.world = w = World(rng, verbose)
+        self.params = p = params if params is not None else make_params(rng)
+        vol = p["volume_blocks"]
+        image = rng.randbytes(vol * BLOCK) + bytes(BLOCK)  # volume, blank metadata block
+        s_blocks = vol + p["secondary_extra"] + 1
+        if p["initial"] == "same":
+            s_image = image[:vol * BLOCK] + bytes((s_blocks - vol) * BLOCK)
+        elif p["initial"] == "blank":
+            s_image = bytes(s_blocks * BLOCK)
+        else:
+            s = bytearray(image[:vol * BLOCK] + bytes((s_blocks - vol) * BLOCK))
+            for _ in range(rng.randint(1, 4)):
+                b = rng.randrange(vol)
+                s[b * BLOCK:(b + 1) * BLOCK] = rng.randbytes(BLOCK)
+            s_image = bytes(s)
+        self.pcard = Card(w, "primary", vol + 1, image, **p["cards"][0])
+        self.scard = Card(w, "secondary", s_blocks, s_image, **p["cards"][1])
+        self.primary = Board(w, "primary", Primary, _config(p, "primary"), self.pcard)
+        self.secondary = Board(w, "secondary", Secondary, _config(p, "secondary"), self.scard)
+        lk = p["link"]
+        self.link = Link(w, self.primary, self.secondary, lk["kind"], lk["bandwidth"],
+                         lk["latency_ms"])
+        self.oracle = Oracle(vol, image)
+        self.torn_meta = []  # cards whose metadata block a power cut tore
+        self.pcard.on_torn = self._torn
+        self.scard.on_torn = self._torn
+        a = p["app"]
+        self.app = App(w, self.primary, self.oracle, self.scard, p["cfg"]["mode"], a["pattern"],
+                       a["max_blocks"], a["gap_ms"], p["t_active"])
+        self.injector = Injector(w, self.link, self.primary, self.secondary,
+                                 on_primary_power=self.app.power_lost)
+        if plan is None:
+            plan = make_plan(rng, p["profile"], p["t_active"], s_blocks,
+                             p["cfg"]["scan_period_ms"])
+        self.plan = plan
+        self.settled_at = None
+
+    def _torn(self, card, block, new, result):
+        if block == card.blocks - 1:
+            self.torn_meta.append(card.name)
+        elif card is self.pcard:
+            self.oracle.torn(block, new, result)
+
+    # -- running -----------------------------------------------------------------------
+    def run(self):
+        w = self.world
+        for line in describe(self.params, self.plan):
+            w.log("setup", line)
+        self.primary.power_on()
+        self.secondary.power_on()
+        self.injector.schedule(self.plan)
+        self.app.start()
+        try:
+            self._run_phases()
+        except Runaway:
+            return self.result()  # the spin violation says it all
+        return self.check()
+
+    def _run_phases(self):
+        w = self.world
+        p = self.params
+        w.run_until(p["t_active"])
+        self.injector.quiesce()
+        w.log("sim", "faults over; settling")
+        vol_bytes = p["volume_blocks"] * BLOCK
+        limit = p["t_active"] + 120000 + 3 * p["cfg"]["scan_period_ms"] + \
+            4000.0 * vol_bytes / p["link"]["bandwidth"]
+        w.at(w.now + _PROBE_MS, self._probe)
+        self._done = False
+        w.run_until(limit, stop=lambda: self._done)
+        if self._done:
+            self.settled_at = w.now
+            w.log("sim", "settled")
+        else:
+            w.log("sim", "did not settle by %.0f ms" % limit)
+
+    def _probe(self):
+        n = self.params["volume_blocks"] * BLOCK
+        if self.synced() and self.pcard.data[:n] == self.scard.data[:n]:
+            self._done = True
+        else:
+            self.world.after(_PROBE_MS, self._probe)
+
+    def synced(self):
+        """Paired, resync done on both sides, nothing in flight, application finished."""
+        pb, sb = self.primary, self.secondary
+        if not (pb.on and sb.on) or self.app.busy or self.pcard.pending() or self.scard.pending():
+            return False
+        p, s = pb.node, sb.node
+        return p.paired and s.paired and not p.busy() and not s.busy() and not p._inflight \
+            and s.meta.gen == p.meta.gen and s.status()["consistent"] \
+            and not len(p.tx_view()) and not len(s.tx_view()) \
+            and p.session.in_flight() == 0 and s.session.in_flight() == 0
+
+    # -- checking ------------------------------------------------------------------------
+    def check(self):
+        w = self.world
+        vol = self.params["volume_blocks"]
+        differ = [b for b in range(vol) if self.pcard.block(b) != self.scard.block(b)]
+        if differ:
+            w.violation("diverged", "%d blocks differ: %s" % (len(differ), _few(differ)))
+        lost = []
+        changed = []
+        for b in range(vol):
+            # "acknowledged" = on the primary's card when the application was told: what
+            # an async write promises, and implied by a sync one (durable comes later)
+            ok = self.oracle.acceptable(b, "local")
+            pb, sb = self.pcard.block(b), self.scard.block(b)
+            if pb not in ok or sb not in ok:
+                lost.append(b)
+            if not self.injector.primary_faulted and pb != self.oracle.expected_exact(b):
+                changed.append(b)
+        if lost:
+            w.violation("lost_acked_writes", "blocks not holding an acknowledged write: %s" %
+                        _few(lost))
+        if changed:
+            w.violation("primary_changed", "primary blocks changed without a write: %s" %
+                        _few(changed))
+        if self.settled_at is None and not differ:
+            w.violation("unsettled", "pair not paired/synced/idle at the end: " + self._state())
+        return self.result()
+
+    def _state(self):
+        parts = []
+        for b in (self.primary, self.secondary):
+            if b.node is None:
+                parts.append("%s off" % b.name)
+            else:
+                st = b.node.status()
+                parts.append("%s link=%s busy=%s" % (b.name, st["link"], b.node.busy()))
+        return ", ".join(parts)
+
+    def result(self):
+        w = self.world
+        fails = sorted(w.violations)
+        return {
+            "seed": self.seed, "ok": not fails, "failures": fails,
+            "details": {k: v[:3] for k, v in sorted(w.violations.items())},
+            "faults": dict(sorted(w.faults.items())),
+            "link_bytes": self.link.bytes_sent, "events": w.events_run,
+            "settled_ms": None if self.settled_at is None else round(self.settled_at),
+            "primary_faulted": self.injector.primary_faulted,
+            "torn_meta": sorted(set(self.torn_meta)),
+            "app": dict(self.app.counts),
+        }
+
+
+def _few(blocks):
+    s = ", ".join(str(b) for b in blocks[:8])
+    return s + (", ..." if len(blocks) > 8 else "")
+
+
+def describe(params, plan):
+    """The scenario in a few readable lines (the head of a -v trace)."""
+    c = params["cfg"]
+    lines = ["volume %d blocks (+%d on the secondary), initial copy: %s" %
+             (params["volume_blocks"], params["secondary_extra"], params["initial"]),
+             "cfg: " + ", ".join("%s=%s" % (k, c[k]) for k in sorted(c) if k != "key") +
+             ", key=%s" % ("yes" if c["key"] else "no"),
+             "link: %(kind)s %(bandwidth)d B/s, latency %(latency_ms).1f ms" % params["link"],
+             "app: %(pattern)s, up to %(max_blocks)d blocks, mean gap %(gap_ms).0f ms" %
+             params["app"] + ", active for %.0f ms" % params["t_active"],
+             "faults (%s): %d planned" % (params["profile"], len(plan))]
+    for t, kind, fp in plan:
+        args = ", ".join("%s=%s" % (k, round(v, 3) if isinstance(v, float) else v)
+                         for k, v in sorted(fp.items()))
+        lines.append("  at %.0f ms: %s %s" % (t, kind, args))
+    return lines
+
+
+def run_seed(seed, verbose=False, pure=False):
+    if pure:
+        fast.uninstall()
+    else:
+        fast.install()
+    sc = Scenario(seed, verbose=verbose)
+    res = sc.run()
+    if verbose:
+        res["trace"] = sc.world.lines
+    return res

@@ -1,0 +1,122 @@
+"""The simulator's checks can fail, and a seed always replays the same way."""
+import json
+
+import pytest
+
+from sdmirror.sim import fast
+from sdmirror.sim.campaign import run_campaign
+from sdmirror.sim.card import BLOCK
+from sdmirror.sim.scenario import Scenario, run_seed
+
+
+@pytest.fixture(autouse=True)
+def _firmware_code_restored():
+    """The simulator swaps in faster COBS/CRC code: give later tests the firmware's own."""
+    yield
+    fast.uninstall()
+
+
+SEED = 11  # a scenario that passes (asserted below), used as the base of broken ones
+
+
+def settled(seed=SEED, **kw):
+    fast.install()
+    sc = Scenario(seed, **kw)
+    res = sc.run()
+    assert res["ok"], res["details"]
+    return sc
+
+
+def first_seed(pred):
+    for seed in range(1000):
+        if pred(Scenario(seed).params):
+            return seed
+    raise AssertionError("no such seed")
+
+
+def written_block(sc):
+    """A block the application wrote (so 'what it should hold' is not the initial data)."""
+    for b in range(sc.params["volume_blocks"]):
+        if sc.oracle._versions[b]:
+            return b
+    raise AssertionError("the application wrote nothing")
+
+
+def test_a_byte_changed_on_the_secondary_after_settling_is_reported_as_diverged():
+    sc = settled()
+    sc.scard.data[5 * BLOCK + 17] ^= 0x40
+    res = sc.check()
+    assert "diverged" in res["failures"] and not res["ok"]
+    assert "1 blocks differ: 5" in res["details"]["diverged"][0]
+
+
+def test_acknowledged_data_dropped_from_both_cards_is_reported_as_lost():
+    sc = settled()
+    b = written_block(sc)
+    stale = bytes(BLOCK)
+    for card in (sc.pcard, sc.scard):
+        card.data[b * BLOCK:(b + 1) * BLOCK] = stale  # identical copies, wrong contents
+    res = sc.check()
+    assert "lost_acked_writes" in res["failures"] and "diverged" not in res["failures"]
+
+
+def test_a_primary_block_changed_without_a_write_is_reported_when_the_primary_had_no_fault():
+    sc = settled(first_seed(lambda p: p["profile"] in ("none", "link", "secondary")))
+    assert not sc.injector.primary_faulted
+    b = written_block(sc)
+    for card in (sc.pcard, sc.scard):
+        card.data[b * BLOCK + 3] ^= 1
+    res = sc.check()
+    assert "primary_changed" in res["failures"]
+
+
+def test_a_secondary_card_that_lies_about_writes_fails_the_sync_acknowledgement_check():
+    # a world where the secondary's card reports success but keeps nothing: every
+    # sync-mode acknowledgement is then a lie, and the check at acknowledgement time says so
+    fast.install()
+    sc = Scenario(first_seed(lambda p: p["cfg"]["mode"] == "sync" and p["profile"] == "none"))
+    card = sc.scard
+    real = card.submit
+
+    def lying_submit(kind, block, buf, done, fg=False):
+        if kind == "w" and block < sc.params["volume_blocks"]:
+            buf = bytes(card.data[block * BLOCK:block * BLOCK + len(buf)])  # keeps the old
+        real(kind, block, buf, done, fg)
+    card.submit = lying_submit
+    res = sc.run()
+    assert "lost_acked_writes" in res["failures"]
+    assert any("acknowledged durable" in d for d in res["details"]["lost_acked_writes"])
+
+
+def test_writes_outside_the_card_are_reported():
+    sc = settled()
+    sc.scard.submit("w", sc.scard.blocks, bytes(BLOCK), lambda ok: None)
+    res = sc.check()
+    assert "outside_writes" in res["failures"]
+
+
+def test_the_same_seed_gives_the_same_result_and_trace():
+    a = run_seed(SEED, verbose=True)
+    b = run_seed(SEED, verbose=True)
+    assert a == b and len(a["trace"]) > 10
+    c = run_seed(SEED + 1, verbose=True)
+    assert c["trace"] != a["trace"]
+
+
+def test_the_speed_ups_do_not_change_a_scenario():
+    try:
+        pure = [run_seed(s, verbose=True, pure=True) for s in (2, 3)]
+    finally:
+        fast.install()
+    assert pure == [run_seed(s, verbose=True) for s in (2, 3)]
+
+
+def _strip(summary):
+    return {k: v for k, v in summary.items() if k not in ("seconds", "seeds_per_second")}
+
+
+def test_a_campaign_does_not_depend_on_the_number_of_processes():
+    one = run_campaign(100, 24, jobs=1)
+    two = run_campaign(100, 24, jobs=2)
+    assert json.dumps(_strip(one), sort_keys=True) == json.dumps(_strip(two), sort_keys=True)
+    assert one["scenarios"] == 24 and one["passed"] + one["failed"] == 24

@@ -35,6 +35,7 @@ class Runtime:
         self._console = None
         self._link_obj = None
         self._link_fd = None
+        self._bg_progress = False
 
     def now(self):
         t = ticks_ms()
@@ -119,8 +120,8 @@ class Runtime:
             node.transport_down(now)
         self._track_link()
         self._flush_tx()
-        if node.busy() and self.policy.may_idle(now):
-            timeout_ms = 0
+        if self._bg_progress and self.policy.may_idle(now):
+            timeout_ms = 0  # background work is moving: look at the link, then go on
         else:
             t = node.next_deadline()
             if t is not None:
@@ -136,10 +137,13 @@ class Runtime:
         now = self.now()
         node.tick(now)
         self._complete()
+        did = False
         for _ in range(8):  # a few background steps, then look at the link again
             if not self.policy.may_idle(now) or not node.idle(now):
                 break
+            did = True
             self._complete()
+        self._bg_progress = did  # else wait for an event (no spinning at 0 ms)
         self._flush_tx()
 
     def run(self):

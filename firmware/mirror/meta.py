@@ -1,9 +1,13 @@
-# The metadata block: the last block of each card, outside the mirrored volume. It holds the
-# generation id of the data on the card, so that a pair never resyncs in the wrong
+# The metadata: the last two blocks of each card, outside the mirrored volume. They hold
+# the generation id of the data on the card, so that a pair never resyncs in the wrong
 # direction (a stale primary over a newer secondary) and notices when both sides were
 # written while apart (diverged histories).
 #
-#   magic 8s | version u8 | role u8 | flags u8 | pad u8 | gen 8s | parent 8s | crc32 u32
+#   magic 8s | version u8 | role u8 | flags u8 | pad u8 | gen 8s | parent 8s | seq u32 | crc32
+#
+# Two slots, written alternately (record n goes to slot n % 2): a power cut that tears a
+# write spoils only the slot being written, and the other still holds the record before
+# it. At boot the valid record with the highest sequence number wins.
 #
 # Generation rules (primary side):
 # - a new generation (parent := old) starts at the first write made while the peer is not
@@ -15,12 +19,13 @@ import struct
 from micropython import const
 
 MAGIC = b"SDMIRROR"
-VERSION = const(1)
+VERSION = const(2)
+SLOTS = const(2)
 PEER_SYNCED = const(1)  # primary: the secondary holds this generation
 CONSISTENT = const(2)   # secondary: the data is a complete copy of `gen`
 ZERO = bytes(8)
-_FMT = "<8sBBBx8s8s"
-_SIZE = const(28)
+_FMT = "<8sBBBx8s8sI"
+_SIZE = const(32)
 
 
 class Meta:
@@ -29,12 +34,13 @@ class Meta:
         self.flags = 0
         self.gen = ZERO
         self.parent = ZERO
+        self.seq = 0  # records written so far; the next goes to slot (seq + 1) % 2
 
     def pack_into(self, buf):
         for i in range(len(buf)):
             buf[i] = 0
         struct.pack_into(_FMT, buf, 0, MAGIC, VERSION, self.role, self.flags,
-                         self.gen, self.parent)
+                         self.gen, self.parent, self.seq)
         struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
 
     def unpack(self, buf):
@@ -44,8 +50,27 @@ class Meta:
             return False
         if binascii.crc32(memoryview(buf)[:_SIZE]) != struct.unpack_from("<I", buf, _SIZE)[0]:
             return False
-        magic, ver, self.role, self.flags, self.gen, self.parent = struct.unpack_from(_FMT, buf, 0)
+        magic, ver, self.role, self.flags, self.gen, self.parent, self.seq = \
+            struct.unpack_from(_FMT, buf, 0)
         return ver == VERSION
+
+
+def load(slots):
+    """The newest valid record among the slots: slots is a list of (read_ok, buffer).
+    Returns (Meta, state): state "ok", "blank" (every slot read, none holds a record: a new
+    card) or "unreadable" (no record, and a slot could not be read: not a new card)."""
+    best = None
+    failed = False
+    for ok, buf in slots:
+        if not ok:
+            failed = True
+            continue
+        m = Meta()
+        if m.unpack(buf) and (best is None or m.seq > best.seq):
+            best = m
+    if best is not None:
+        return best, "ok"
+    return Meta(), "unreadable" if failed else "blank"
 
 
 def relation(p_gen, p_parent, s_gen, s_parent):

@@ -25,6 +25,7 @@ from micropython import const
 
 from mirror import checksum
 from mirror import proto as P
+from mirror import meta as metadata
 from mirror.meta import Meta
 from mirror.session import Session, UP
 from mirror.tree import FANOUT, SpanHasher, span_for
@@ -34,7 +35,7 @@ A_READ = const(1)
 A_WRITE = const(2)
 A_EVENT = const(4)
 
-META_BLOCKS = const(1)  # the last block of the card holds the metadata
+META_BLOCKS = const(2)  # the last two blocks of the card hold the metadata (meta.py)
 
 _IO_JOB = const(0)
 IO_WRITE = const(1)
@@ -88,6 +89,9 @@ class Node:
         self._chunk = cfg.chunk_blocks
         self._rchunk = self._rmv[:cfg.chunk_blocks * 512]  # the usual read: no slice each time
         self._meta_buf = bytearray(512)
+        self._meta_buf2 = bytearray(512)  # the second slot, read at boot
+        self._meta_reads = []  # (ok, buffer) of each slot, as the boot reads complete
+        self._meta_retry = False  # a metadata write failed: write the record again
         self._meta_tries = 0
         self._metas = 0  # metadata writes issued, and completed
         self._metas_done = 0
@@ -114,10 +118,12 @@ class Node:
 
     # -- events ----------------------------------------------------------------------
     def start(self, now):
-        """Boot: read the metadata block; the node is ready once it is loaded."""
+        """Boot: read both metadata slots; the node is ready once they are loaded."""
         self.now = now
-        self._io.append((_IO_META_READ, 0, 0))
-        self.emit(A_READ, self.nblocks, memoryview(self._meta_buf))
+        self._meta_reads = []
+        for slot, buf in ((0, self._meta_buf), (1, self._meta_buf2)):
+            self._io.append((_IO_META_READ, slot, 0))
+            self.emit(A_READ, self.nblocks + slot, memoryview(buf))
 
     def transport_up(self, now):
         self.now = now
@@ -137,6 +143,9 @@ class Node:
 
     def tick(self, now):
         self.now = now
+        if self._meta_retry:
+            self._meta_retry = False
+            self._write_meta()
         self.session.tick(now)
         self._flush_control()
 
@@ -169,15 +178,26 @@ class Node:
             self._write_done(ok, a, b)
         elif kind == _IO_META:
             self._metas_done += 1
+            if not ok:
+                self._meta_retry = True  # written again at the next tick
             self._meta_written(ok)
         elif kind == _IO_META_READ:
-            if not ok and self._meta_tries < _META_TRIES:
-                # A failed read is not a blank card: taken for one, it would start a new
-                # history and the pair would refuse to resync. Read it again.
-                self._meta_tries += 1
-                self.start(now)
+            self._meta_reads.append((ok, self._meta_buf2 if a else self._meta_buf))
+            if len(self._meta_reads) < metadata.SLOTS:
                 return
-            self._meta_loaded(self.meta.unpack(self._meta_buf) if ok else False)
+            m, state = metadata.load(self._meta_reads)
+            if state == "unreadable":
+                # A failed read is not a blank card: taken for one, it would start a new
+                # history and the pair would refuse to resync. Read again; then give up
+                # rather than guess.
+                if self._meta_tries < _META_TRIES:
+                    self._meta_tries += 1
+                    self.start(now)
+                else:
+                    self._event("fatal", "metadata blocks unreadable: check the card")
+                return
+            self.meta = m
+            self._meta_loaded(state == "ok")
             self.ready = True
             if getattr(self, "_transport", False):
                 self.session.open(now)
@@ -196,8 +216,8 @@ class Node:
         if self._jstate == _J_IO:
             return False
         if self._jstate == _J_SEND:
-            if not self.session.can_send():
-                return False
+            if not self._room():
+                return False  # still no room to send: nothing to do, say so
             self._jstate = _J_RUN
         try:
             req = self._job.send(self._jval)
@@ -294,9 +314,14 @@ class Node:
 
     def _write_meta(self):
         self._metas += 1
+        self.meta.seq += 1
         self.meta.pack_into(self._meta_buf)
         self._io.append((_IO_META, 0, 0))
-        self.emit(A_WRITE, self.nblocks, memoryview(self._meta_buf))
+        self.emit(A_WRITE, self.nblocks + (self.meta.seq & 1), memoryview(self._meta_buf))
+
+    def _room(self):
+        """Can a job that waits to send go on?"""
+        return self.session.can_send()
 
     def _send_now(self, ftype, payload):
         """Send a small control message if the window has room; False if not."""

@@ -220,6 +220,10 @@ class Primary(Node):
     def _room(self):
         return self.session.can_send() and len(self._inflight) < self._inflight_max
 
+    def can_accept(self):
+        """Would app_write() take a write now (in sync mode it refuses while congested)?"""
+        return not self.paired or self._room()
+
     # -- copying blocks to the secondary -------------------------------------------------
     def _push(self, tag, flags, runs):
         """Job helper: send the blocks of `runs` ((block, count) pairs) in T_DATA frames.

@@ -79,7 +79,7 @@ class MirroredVolume:
             piece = mv[off:off + step]
             token = node.app_write(block + off // BLOCK, piece, rt.now())
             while token < 0:  # sync mode and the link is congested: let it drain
-                rt.wait(node.session.can_send)
+                rt.wait(node.can_accept)
                 token = node.app_write(block + off // BLOCK, piece, rt.now())
         if node.cfg.mode == "sync":
             rt.wait(lambda: node.durable(token))

@@ -1,13 +1,18 @@
 """Offline comparison of two card images, block by block, with checksums computed on the
 host (crcmod, hashlib) independently of the firmware's own engines.
 
-Each card's last block holds that board's metadata (role, generation), which differs by
-design; when both images carry it, it is left out and the mirrored volumes are compared.
+Each card's last blocks hold that board's metadata (role, generation), which differs by
+design; when an image carries it, it is left out and the mirrored volumes are compared.
 """
 import hashlib
 import os
 
 import crcmod.predefined
+
+from sdmirror import fwpath
+
+fwpath.install()
+from mirror.node import META_BLOCKS  # noqa: E402  (the metadata slots ending each card)
 
 BLOCK = 512
 META_MAGIC = b"SDMIRROR"
@@ -30,12 +35,15 @@ def block_digest(alg):
 
 
 def _has_meta(f, nblocks):
-    f.seek((nblocks - 1) * BLOCK)
-    return f.read(len(META_MAGIC)) == META_MAGIC
+    for slot in range(META_BLOCKS):
+        f.seek((nblocks - META_BLOCKS + slot) * BLOCK)
+        if f.read(len(META_MAGIC)) == META_MAGIC:
+            return True
+    return False
 
 
 def volume_blocks(path):
-    """Blocks of the mirrored volume in an image (all but a metadata block, if present)."""
+    """Blocks of the mirrored volume in an image (all but the metadata blocks, if present)."""
     try:
         size = os.path.getsize(path)
     except OSError as e:
@@ -44,7 +52,7 @@ def volume_blocks(path):
         raise VerifyError(f"{path} is {size} bytes, not a whole number of 512-byte blocks")
     n = size // BLOCK
     with open(path, "rb") as f:
-        return n - 1 if _has_meta(f, n) else n
+        return n - META_BLOCKS if n > META_BLOCKS and _has_meta(f, n) else n
 
 
 def compare(path_a, path_b, alg="crc32", nblocks=None, progress=None):

@@ -9,7 +9,7 @@ EXAMPLE = """example:
   sdmirror verify .emu/primary.img .emu/secondary.img --alg sha256
 
 Exit status: 0 if the volumes are equal, 1 if they differ, 2 if they cannot be compared.
-Each card's last block holds that board's metadata; when both images have one it is left
+Each card's last two blocks hold that board's metadata; when an image has them they are left
 out, so the mirrored volumes are what is compared."""
 
 

@@ -3,17 +3,17 @@
 from fwtest import randbytes, rng
 
 from mirror.config import Config
-from mirror.node import A_EVENT, A_READ, A_WRITE
+from mirror.node import A_EVENT, A_READ, A_WRITE, META_BLOCKS
 from mirror.primary import Primary
 from mirror.secondary import Secondary
 from mirror.volume import MemBlockDevice
 
 
 class Side:
-    """One board: a node, its card (a RAM device with one extra block for metadata)."""
+    """One board: a node, its card (a RAM device with room for the metadata blocks)."""
 
     def __init__(self, cls, cfg, nblocks, entropy, card=None):
-        self.card = card if card is not None else MemBlockDevice(nblocks + 1)
+        self.card = card if card is not None else MemBlockDevice(nblocks + META_BLOCKS)
         self.done = []  # completions to deliver: ok flags
         self.events = []
         self.fail_writes = 0

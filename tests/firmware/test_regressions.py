@@ -5,7 +5,7 @@ from fwtest import randbytes, rng
 from pairkit import Pair, Side, fill, synced_pair
 
 from mirror.config import Config
-from mirror.node import A_READ
+from mirror.node import A_READ, META_BLOCKS
 from mirror.primary import Primary
 from mirror.secondary import Secondary
 from mirror.volume import MemBlockDevice
@@ -51,7 +51,7 @@ def test_a_larger_secondary_card_pairs_and_converges():
     # of the primary's volume; the blocks it asked for never came and the scan never ended.
     # spans of 16 blocks: the primary's last span ends at its block 60, the secondary's
     # did not (it went on to 64), so even a coherent pair compared different digests
-    cards = (MemBlockDevice(61), MemBlockDevice(70))
+    cards = (MemBlockDevice(60 + META_BLOCKS), MemBlockDevice(70))
     pair = Pair(nblocks=60, seed=2, cards=cards, cache_bytes=16)
     fill(pair, 2, both=False)
     pair.connect()

@@ -9,6 +9,7 @@ from fwtest import rng
 from console import Console
 from drivers.link import TcpLink, TcpListenLink
 from mirror.config import Config
+from mirror.node import META_BLOCKS
 from mirror.primary import Primary
 from mirror.secondary import Secondary
 from mirror.volume import MemBlockDevice, MirroredVolume
@@ -45,8 +46,8 @@ def pair_over_tcp():
         except OSError:
             continue
     client = TcpLink("127.0.0.1", port, retry_ms=20)
-    rp = Runtime(Primary, Config(role="primary"), MemBlockDevice(NBLOCKS + 1), client, b"p")
-    rs = Runtime(Secondary, Config(role="secondary"), MemBlockDevice(NBLOCKS + 1), server, b"s")
+    rp = Runtime(Primary, Config(role="primary"), MemBlockDevice(NBLOCKS + META_BLOCKS), client, b"p")
+    rs = Runtime(Secondary, Config(role="secondary"), MemBlockDevice(NBLOCKS + META_BLOCKS), server, b"s")
     rp.start()
     rs.start()
     return rp, rs
@@ -86,7 +87,7 @@ def test_two_runtimes_pair_over_tcp_and_mirror_writes():
 
 def console(role="primary"):
     cls = Primary if role == "primary" else Secondary
-    rt = Runtime(cls, Config(role=role), MemBlockDevice(NBLOCKS + 1),
+    rt = Runtime(cls, Config(role=role), MemBlockDevice(NBLOCKS + META_BLOCKS),
                  TcpLink("127.0.0.1", 9, retry_ms=10 ** 9), b"c")
     rt.start()
     vol = MirroredVolume(rt.node, rt) if role == "primary" else rt.card

@@ -136,3 +136,20 @@ def test_add_chunk_equals_adding_block_by_block():
     out = bytearray(4)
     h.finish_into(out, 0)
     assert bytes(out) == span_digest(h, b, 256)
+
+
+def test_the_newest_valid_metadata_slot_wins_and_a_torn_one_is_passed_over():
+    from mirror.meta import load
+    a, b = Meta(), Meta()
+    a.gen, a.seq = b"old-gen!", 6
+    b.gen, b.seq = b"new-gen!", 7
+    sa, sb = bytearray(512), bytearray(512)
+    a.pack_into(sa)
+    b.pack_into(sb)
+    m, state = load([(True, sa), (True, sb)])
+    assert state == "ok" and m.gen == b"new-gen!" and m.seq == 7
+    sb[10:200] = bytes(190)  # record 7 torn by a power cut: record 6 still stands
+    m, state = load([(True, sa), (True, sb)])
+    assert state == "ok" and m.gen == b"old-gen!"
+    assert load([(True, bytearray(512)), (True, bytearray(512))])[1] == "blank"
+    assert load([(False, bytearray(512)), (True, bytearray(512))])[1] == "unreadable"

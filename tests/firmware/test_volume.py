@@ -102,3 +102,18 @@ def test_fat_filesystem_on_the_mirrored_volume():
     assert names == ["hello.txt", "logs"]
     with fs2.open("/hello.txt", "r") as f:
         assert f.read() == "mirrored\n" * 100
+
+
+def test_sync_write_waits_for_room_when_confirmations_lag():
+    # the window has room but too many writes await the secondary's confirmation: the
+    # volume must wait for confirmations (pumping the link), not spin on the window
+    pair, vol = mirrored(mode="sync")
+    p = pair.primary
+    p._inflight_max = 1
+    rng(8)
+    data = bytes(randbytes(3 * 512))
+    vol.writeblocks(30, data)
+    for b in range(40, 44):
+        vol.writeblocks(b, bytes([b]) * 512)
+    pair.run(5000, until=pair.synced)
+    assert pair.s.card.data[43 * 512] == 43 and p.can_accept()

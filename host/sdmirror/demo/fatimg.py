@@ -2,8 +2,8 @@
 the firmware, which is the point: the secondary's files are checked from its card alone.
 
 The filesystem the console's `fs mkfs` makes starts at block 0 of the card (no partition
-table), so `mdir -i IMAGE ::` reads it directly. The card's last block (the board's metadata)
-lies beyond the filesystem's end and is never touched by mtools.
+table), so `mdir -i IMAGE ::` reads it directly. The card's last two blocks (the board's
+metadata) lie beyond the filesystem's end and are never touched by mtools.
 """
 import hashlib
 import os

@@ -98,8 +98,8 @@ def markdown(run, phases, final):
         " --quick" if run["quick"] else "", run["date"], run["seconds"]))
     L.append("")
     L.append("- **Link:** %s" % run["link_text"])
-    L.append("- **Cards:** %s-byte images, %s-block mirrored volume (the last block of each "
-             "card is that board's metadata)" % (_n(run["image_size"]), _n(run["nblocks"])))
+    L.append("- **Cards:** %s-byte images, %s-block mirrored volume (the last two blocks of each "
+             "card hold that board's metadata)" % (_n(run["image_size"]), _n(run["nblocks"])))
     L.append("- **Firmware:** %s on the emulated boards (MicroPython Unix VM, heap %s), "
              "checksum `%s`" % (run["version"], run["heap"], run["alg"]))
     L.append("- **Settings** (`sdmirror emu up --set`): %s" % ", ".join(

@@ -37,6 +37,7 @@ import sys
 import time
 
 from sdmirror import firmware_image
+from sdmirror.verify import META_BLOCKS
 
 from .control import ControlClient, ControlError
 from .rundir import ENV_KEY, LOCK_FD_ENV, RunDir, kill_tree
@@ -321,7 +322,7 @@ class Emulator:
             raise EmuError("no board %r in this run (boards: %s)" % (board, ", ".join(self._board_names())))
         if not os.path.exists(path):
             raise EmuError("no card image for %s at %s: run `up` first" % (board, path))
-        nblocks = os.path.getsize(path) // 512 - 1  # the last block is the board's metadata
+        nblocks = os.path.getsize(path) // 512 - META_BLOCKS  # the board's metadata slots
         rng = random.Random(seed)
         with open(path, "r+b") as f:
             for b in blocks:

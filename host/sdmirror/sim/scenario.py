@@ -19,6 +19,7 @@ import sdmirror.fwpath
 sdmirror.fwpath.install()
 
 from mirror.config import Config  # noqa: E402
+from mirror.node import META_BLOCKS  # noqa: E402
 from mirror.primary import Primary  # noqa: E402
 from mirror.secondary import Secondary  # noqa: E402
 
@@ -88,8 +89,8 @@ class Scenario:
         self.world = w = World(rng, verbose)
         self.params = p = params if params is not None else make_params(rng)
         vol = p["volume_blocks"]
-        image = rng.randbytes(vol * BLOCK) + bytes(BLOCK)  # volume, blank metadata block
-        s_blocks = vol + p["secondary_extra"] + 1
+        image = rng.randbytes(vol * BLOCK) + bytes(META_BLOCKS * BLOCK)  # blank metadata
+        s_blocks = vol + p["secondary_extra"] + META_BLOCKS
         if p["initial"] == "same":
             s_image = image[:vol * BLOCK] + bytes((s_blocks - vol) * BLOCK)
         elif p["initial"] == "blank":
@@ -100,7 +101,7 @@ class Scenario:
                 b = rng.randrange(vol)
                 s[b * BLOCK:(b + 1) * BLOCK] = rng.randbytes(BLOCK)
             s_image = bytes(s)
-        self.pcard = Card(w, "primary", vol + 1, image, **p["cards"][0])
+        self.pcard = Card(w, "primary", vol + META_BLOCKS, image, **p["cards"][0])
         self.scard = Card(w, "secondary", s_blocks, s_image, **p["cards"][1])
         self.primary = Board(w, "primary", Primary, _config(p, "primary"), self.pcard)
         self.secondary = Board(w, "secondary", Secondary, _config(p, "secondary"), self.scard)
@@ -123,7 +124,7 @@ class Scenario:
         self.settled_at = None
 
     def _torn(self, card, block, new, result):
-        if block == card.blocks - 1:
+        if block >= card.blocks - META_BLOCKS:
             self.torn_meta.append(card.name)
         elif card is self.pcard:
             self.oracle.torn(block, new, result)

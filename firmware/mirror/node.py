@@ -41,6 +41,7 @@ _IO_JOB = const(0)
 IO_WRITE = const(1)
 _IO_META = const(2)
 _IO_META_READ = const(3)
+_FG_RECENT_MS = const(1000)  # foreground seen this recently: background reads shrink
 _META_TRIES = const(4)  # extra reads of the metadata block when one fails at boot
 
 _J_RUN = const(0)
@@ -87,6 +88,7 @@ class Node:
         self._rbuf = bytearray(cfg.chunk_blocks * 512)
         self._rmv = memoryview(self._rbuf)
         self._chunk = cfg.chunk_blocks
+        self.fg_time = None  # last foreground write (application, or mirrored from it)
         self._rchunk = self._rmv[:cfg.chunk_blocks * 512]  # the usual read: no slice each time
         self._meta_buf = bytearray(512)
         self._meta_buf2 = bytearray(512)  # the second slot, read at boot
@@ -319,6 +321,14 @@ class Node:
         self._io.append((_IO_META, 0, 0))
         self.emit(A_WRITE, self.nblocks + (self.meta.seq & 1), memoryview(self._meta_buf))
 
+    def _bg_chunk(self):
+        """Blocks per background read: one while the foreground (application writes on the
+        primary, the writes mirrored from them on the secondary) was active in the last
+        second, so a foreground request waits behind one block at most; else a full chunk
+        (a scan of an idle card runs at read speed)."""
+        fg = self.fg_time
+        return 1 if fg is not None and self.now - fg < _FG_RECENT_MS else self._chunk
+
     def _room(self):
         """Can a job that waits to send go on?"""
         return self.session.can_send()
@@ -350,11 +360,10 @@ class Node:
         """Job helper: digest of the span at start (clipped at the volume's end)."""
         end = min(start + span, self.vblocks)
         self.hasher.begin(span)
-        chunk = self.cfg.chunk_blocks
         b = start
         rmv = self._rmv
         while b < end:
-            c = min(chunk, end - b)
+            c = min(self._bg_chunk(), end - b)
             yield (b, c)
             self.hasher.add_chunk(rmv, c)
             b += c
@@ -362,12 +371,11 @@ class Node:
 
     def _block_digests(self, first, count, out, off):
         """Job helper: the digest of each block of [first, first + count) into out[off:]."""
-        chunk = self.cfg.chunk_blocks
         ds = self.dsize
         rmv = self._rmv
         b = first
         while b < first + count:
-            c = min(chunk, first + count - b)
+            c = min(self._bg_chunk(), first + count - b)
             yield (b, c)
             for k in range(c):
                 self.engine.digest_into(rmv[k * 512:(k + 1) * 512], out, off)
@@ -417,7 +425,6 @@ class Node:
         start, count, gsize = sc["start"], sc["count"], sc["gsize"]
         end = start + count
         ds = self.dsize
-        chunk = self.cfg.chunk_blocks
         hasher = self.hasher
         rmv = self._rmv
         cache = self._cache
@@ -428,7 +435,7 @@ class Node:
             hasher.begin(gsize)
             gend = min(b + gsize, end)
             while b < gend:
-                c = min(chunk, gend - b)
+                c = min(self._bg_chunk(), gend - b)
                 yield (b, c)
                 hasher.add_chunk(rmv, c)
                 b += c

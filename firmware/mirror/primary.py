@@ -126,6 +126,7 @@ class Primary(Node):
         -1 means "not accepted now" (sync mode, link congested): pump the link, retry.
         While unpaired the write is only recorded in the bitmap, and durable at once."""
         self.now = now
+        self.fg_time = now
         n = len(data) // 512
         if n < 1 or len(data) % 512 or block < 0 or block + n > self.nblocks:
             raise ValueError("write of %d bytes at block %d is outside the volume" %
@@ -230,7 +231,6 @@ class Primary(Node):
         Pushes of our own (not answers to T_BREQ) count as work of epoch `tag`."""
         o = self._obuf
         fb = self.cfg.frame_blocks
-        chunk = self.cfg.chunk_blocks
         counted = not flags & P.F_REPLY
         pos = P.DATA_HDR
         nblk = 0
@@ -242,7 +242,7 @@ class Primary(Node):
                     yield from self._send_data(tag, flags, pos, nblk, counted)
                     pos = P.DATA_HDR
                     nblk = 0
-                c = min(end - b, fb - nblk, chunk)
+                c = min(end - b, fb - nblk, self._bg_chunk())
                 self._unsent.append((b, c, pos + P.ENTRY))
                 yield (b, c)
                 struct.pack_into("<IH", o, pos, b, c)

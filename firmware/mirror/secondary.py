@@ -113,6 +113,7 @@ class Secondary(Node):
         if not self.paired:
             self.counters["dropped_writes"] += 1
             return
+        self.fg_time = self.now  # an application write, mirrored: keep scans out of its way
         wid, block = struct.unpack_from("<II", p, 0)
         self._apply(block, p[8:], wid, -1)
 

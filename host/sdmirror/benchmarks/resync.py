@@ -1,0 +1,267 @@
+"""Resync benchmarks on a 64 MiB volume in the simulator (issue 3), beside baselines run on
+the same image pairs: the seed's flat per-block CRC list, a DRBD-style bitmap of 4 KiB per
+bit without refinement, and rsync. Link bytes are every byte of every frame, both
+directions, counted by the simulator's link from the moment the pair can talk again.
+"""
+import os
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+
+from sdmirror.benchmarks.rig import BLOCK, VOLUME, Rig, random_volume
+
+SEED = 20261126
+SCATTERED = (10, 1000, 10000)
+SEQUENTIAL_BLOCKS = 8192  # 4 MiB
+GOALS = {"coherent_link_bytes": 1024, "diff100_link_bytes": 100000, "scattered_ratio": 1.25,
+         "sequential_ratio": 1.02, "uart_goodput_ratio": 0.95, "scan_p99_ratio": 1.2}
+
+# the methods compared on every scenario: our defaults, and the baselines as settings of
+# the same firmware (so the same link model counts their bytes)
+METHODS = {
+    "sdmirror": {},
+    "flat_crc_list": {"scan_mode": "flat"},  # claims 13/16 literally; no bitmap kept
+    "bitmap_4k": {"region_blocks": 8, "whole_run": 1},  # 4 KiB per bit, regions sent whole
+}
+
+
+def _pair_after_outage(writes, method, link="eth"):
+    """A synced pair; the link is cut; `writes` (block, data) land on the primary; the link
+    is mended. Returns (rig, bytes before mending, images before the resync)."""
+    vol = random_volume(SEED)
+    rig = Rig(vol, vol, link=link, seed=SEED, **METHODS[method])
+    rig.boot()
+    rig.run_until_synced()
+    rig.cut()
+    rig.run_for(30)  # long enough for both sides to notice (dead_ms)
+    for block, data in writes:
+        rig.write(block, data)
+    if method == "flat_crc_list":
+        rig.primary.node.bitmap.invalidate()  # the seed's method keeps no bitmap
+    before = (bytes(rig.pcard.data[:VOLUME * BLOCK]), bytes(rig.scard.data[:VOLUME * BLOCK]))
+    rig.run_for(1)
+    start = rig.link_bytes()
+    rig.mend()
+    return rig, start, before
+
+
+def _measure(rig, start, ideal):
+    seconds = rig.run_until_synced()
+    if rig.differing():
+        raise RuntimeError("the copies differ after the resync")
+    link = rig.link_bytes() - start
+    out = {"link_bytes": link, "ideal_bytes": ideal, "seconds": round(seconds, 2),
+           "line_rate_floor_s": round(ideal / rig.bandwidth, 2)}
+    if ideal:
+        out["ratio"] = round(link / ideal, 4)
+    return out
+
+
+def _stream(*key):
+    """A random stream of its own: data drawn from the volume's stream would also appear
+    elsewhere in the volume, where rsync's rolling checksum would find it."""
+    return random.Random(repr(("sdmirror-bench",) + key))
+
+
+def scattered_writes(k, seed):
+    rng = _stream("scattered", k, seed)
+    return [(b, rng.randbytes(BLOCK)) for b in sorted(rng.sample(range(VOLUME), k))]
+
+
+def sequential_writes(seed):
+    rng = _stream("sequential", seed)
+    first = rng.randrange(VOLUME - SEQUENTIAL_BLOCKS)
+    return [(first + i, rng.randbytes(8 * BLOCK)) for i in range(0, SEQUENTIAL_BLOCKS, 8)]
+
+
+def lost_bitmap(differ, method):
+    """Bitmap lost (primary rebooted): equal volumes, or `differ` blocks differ."""
+    p = random_volume(SEED)
+    s = bytearray(p)
+    rng = _stream("differ", differ)
+    for b in rng.sample(range(VOLUME), differ):
+        s[b * BLOCK:(b + 1) * BLOCK] = rng.randbytes(BLOCK)
+    rig = Rig(p, s, seed=SEED, **METHODS[method])
+    rig.boot()  # a booting primary has no bitmap: full scan
+    return _measure(rig, 0, differ * BLOCK), (bytes(p), bytes(s))
+
+
+# -- rsync baseline ------------------------------------------------------------------------
+def rsync_wire(primary, secondary, block_size=None):
+    """Bytes rsync sends plus receives to bring `secondary` to `primary` (local transfer,
+    delta algorithm forced); None when rsync is not installed."""
+    exe = shutil.which("rsync")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "src", "vol.img"), os.path.join(tmp, "dst", "vol.img")
+        os.makedirs(os.path.dirname(src))
+        os.makedirs(os.path.dirname(dst))
+        with open(src, "wb") as f:
+            f.write(primary)
+        with open(dst, "wb") as f:
+            f.write(secondary)
+        args = [exe, "--no-whole-file", "--inplace", "--stats", "-I"]
+        if block_size:
+            args += ["-B", str(block_size)]
+        r = subprocess.run(args + [src, dst], capture_output=True, text=True, timeout=600)
+        if r.returncode:
+            raise RuntimeError("rsync failed: " + r.stderr.strip()[-200:])
+        sent = int(re.search(r"Total bytes sent: ([\d,.]+)", r.stdout).group(1).replace(",", "").replace(".", ""))
+        recv = int(re.search(r"Total bytes received: ([\d,.]+)", r.stdout).group(1).replace(",", "").replace(".", ""))
+        with open(dst, "rb") as f:
+            if f.read() != primary:
+                raise RuntimeError("rsync did not reproduce the image")
+        return sent + recv
+
+
+def rsync_all(images):
+    out = {}
+    for name, bs in (("rsync_B512", 512), ("rsync_B4096", 4096), ("rsync_default", None)):
+        out[name] = rsync_wire(images[0], images[1], bs)
+    return out
+
+
+# -- the scenarios ---------------------------------------------------------------------------
+def run(progress=print):
+    res = {"volume_bytes": VOLUME * BLOCK, "goals": GOALS, "baselines": {}}
+    base = res["baselines"]
+
+    def note(name):
+        progress("  " + name)
+
+    for differ, key in ((0, "coherent"), (100, "diff100")):
+        for method in METHODS:
+            note("%s, bitmap lost: %s" % (key, method))
+            m, images = lost_bitmap(differ, method)
+            if method == "sdmirror":
+                res[key + "_link_bytes"] = m["link_bytes"]
+                res[key] = m
+            else:
+                base.setdefault(method, {})[key] = m["link_bytes"]
+        base.setdefault("rsync", {})[key] = rsync_all(images)
+
+    res["scattered"] = []
+    for k in SCATTERED:
+        writes = scattered_writes(k, SEED)
+        for method in METHODS:
+            note("scattered k=%d: %s" % (k, method))
+            rig, start, images = _pair_after_outage(writes, method)
+            m = _measure(rig, start, k * BLOCK)
+            if method == "sdmirror":
+                res["scattered"].append(dict(m, k=k))
+            else:
+                base.setdefault(method, {})["scattered_%d" % k] = m["link_bytes"]
+        base["rsync"]["scattered_%d" % k] = rsync_all(images)
+
+    writes = sequential_writes(SEED)
+    for method in METHODS:
+        note("sequential 4 MiB: %s" % method)
+        rig, start, images = _pair_after_outage(writes, method)
+        m = _measure(rig, start, SEQUENTIAL_BLOCKS * BLOCK)
+        if method == "sdmirror":
+            res["sequential"] = m
+        else:
+            base.setdefault(method, {})["sequential"] = m["link_bytes"]
+    base["rsync"]["sequential"] = rsync_all(images)
+
+    note("UART goodput: 4 MiB sequential resync at 115200 baud")
+    res["uart_goodput_ratio"], res["uart_goodput"] = uart_goodput(writes)
+    note("application write latency with and without the periodic scan")
+    res["scan_p99_ratio"], res["scan_latency"] = scan_latency()
+    res["time_to_coherence_s"] = {
+        "coherent": res["coherent"]["seconds"], "diff100": res["diff100"]["seconds"],
+        "sequential": res["sequential"]["seconds"],
+        "sequential_line_rate_floor": res["sequential"]["line_rate_floor_s"]}
+    for s in res["scattered"]:
+        res["time_to_coherence_s"]["scattered_%d" % s["k"]] = s["seconds"]
+    res["meets_goals"] = meets(res)
+    return res
+
+
+def uart_goodput(writes):
+    """Payload rate of the bulk resync over the UART, against the wire's 11,520 B/s."""
+    rig, start, _ = _pair_after_outage(writes, "sdmirror", link="uart")
+    copied0 = rig.counters()["blocks_copied"]
+    w = rig.world
+    # time the bulk transfer itself: from pairing again to coherence
+    if not w.run_until(w.now + 600000, stop=lambda: rig.primary.node.paired):
+        raise RuntimeError("the pair did not reconnect")
+    t0 = w.now
+    rig.run_until_synced()
+    payload = (rig.counters()["blocks_copied"] - copied0) * BLOCK
+    rate = payload / ((w.now - t0) / 1000.0)
+    return round(rate / rig.bandwidth, 4), {"payload_bytes": payload, "seconds":
+                                            round((w.now - t0) / 1000.0, 1),
+                                            "bytes_per_s": round(rate)}
+
+
+def scan_latency(writes=2000, gap_ms=40.0):
+    """p99 of application write latency (local card in async mode; durable on the secondary
+    in sync mode), with a periodic scan running back to back versus none."""
+    out = {}
+    for mode in ("async", "sync"):
+        p99 = {}
+        for scanning in (False, True):
+            p99[scanning] = _p99_latency(mode, scanning, writes, gap_ms)
+        out[mode] = {"p99_ms_no_scan": round(p99[False], 3),
+                     "p99_ms_scanning": round(p99[True], 3),
+                     "ratio": round(p99[True] / p99[False], 3)}
+    return out["sync"]["ratio"], out
+
+
+def _p99_latency(mode, scanning, count, gap_ms):
+    vol = random_volume(SEED, 16384)  # 8 MiB: scans come round often
+    rig = Rig(vol, vol, link="eth", seed=SEED, mode=mode,
+              scan_period_ms=1 if scanning else 0)
+    rig.boot()
+    # the first resync done (with scans back to back the pair is never idle again)
+    rig.run_until(lambda: rig.primary.node.paired and not rig.primary.node._syncing)
+    w, board, card = rig.world, rig.primary, rig.pcard
+    rng = random.Random(SEED)
+    lat = []
+    waiting = []  # (token, started) of sync writes not yet durable
+
+    def check(_board):
+        node = board.node
+        while waiting and node.durable(waiting[0][0]):
+            lat.append(w.now - waiting.pop(0)[1])
+
+    board.listeners.append(check)
+
+    def write():
+        t = w.now
+        block = rng.randrange(16384)
+        data = rng.randbytes(BLOCK)
+        board.app_io()
+
+        def landed(ok):
+            token = board.app_write(block, data)
+            if mode == "async":
+                lat.append(w.now - t)
+            else:
+                waiting.append((token, t))
+                check(board)
+        card.submit("w", block, data, landed, fg=True)
+
+    for i in range(count):
+        w.at(w.now + (i + 1) * gap_ms * rng.uniform(0.5, 1.5), write)
+    w.run_until(w.now + count * gap_ms * 2 + 5000)
+    if scanning and rig.counters()["scans"] < 2:
+        raise RuntimeError("no scan ran during the latency run")
+    lat.sort()
+    return lat[int(len(lat) * 0.99) - 1]
+
+
+def meets(res):
+    g = GOALS
+    return {
+        "coherent": res["coherent_link_bytes"] <= g["coherent_link_bytes"],
+        "diff100": res["diff100_link_bytes"] <= g["diff100_link_bytes"],
+        "scattered": all(s["ratio"] <= g["scattered_ratio"] for s in res["scattered"]),
+        "sequential": res["sequential"]["ratio"] <= g["sequential_ratio"],
+        "uart_goodput": res["uart_goodput_ratio"] >= g["uart_goodput_ratio"],
+        "scan_p99": res["scan_p99_ratio"] <= g["scan_p99_ratio"],
+    }

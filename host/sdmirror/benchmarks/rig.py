@@ -1,0 +1,109 @@
+"""Two simulated boards, their 64 MiB cards and a link, in virtual time, for benchmarks.
+
+Built from the simulator's parts (sdmirror.sim: World, Card, Board, Link) with no faults,
+so a benchmark scenario is a script: start, cut the link, write, mend, run until synced,
+read the link's byte counters.
+"""
+import random
+
+from sdmirror import fwpath
+
+fwpath.install()
+
+from mirror.config import Config  # noqa: E402
+from mirror.node import META_BLOCKS  # noqa: E402
+from mirror.primary import Primary  # noqa: E402
+from mirror.secondary import Secondary  # noqa: E402
+
+from sdmirror.sim.board import Board  # noqa: E402
+from sdmirror.sim.card import BLOCK, Card  # noqa: E402
+from sdmirror.sim.link import UART_BPS, Link  # noqa: E402
+from sdmirror.sim.world import World  # noqa: E402
+
+VOLUME = 131072  # 64 MiB of 512-byte blocks
+# An SD card on SPI at about 25 MHz: 0.2 ms to move a block, a command's latency, and the
+# programming time of a write.
+CARD_TIMING = {"read_ms": 0.1, "xfer_ms": 0.2, "write_ms": 0.3, "busy_ms": 0.8}
+ETH_BPS = 1000000
+LINKS = {"uart": (UART_BPS, 1.0), "eth": (ETH_BPS, 5.0)}
+
+
+def random_volume(seed, blocks=VOLUME):
+    return bytearray(random.Random(seed).randbytes(blocks * BLOCK))
+
+
+class Rig:
+    def __init__(self, primary_volume, secondary_volume, link="eth", seed=0, **settings):
+        self.world = w = World(random.Random(seed))
+        w.max_events = 10 ** 9  # long runs are the point here, not a runaway
+        self.blocks = len(primary_volume) // BLOCK
+        meta = bytes(META_BLOCKS * BLOCK)
+        self.pcard = Card(w, "primary", self.blocks + META_BLOCKS,
+                          bytes(primary_volume) + meta, **CARD_TIMING)
+        self.scard = Card(w, "secondary", self.blocks + META_BLOCKS,
+                          bytes(secondary_volume) + meta, **CARD_TIMING)
+        bps, latency = LINKS[link]
+        if link == "uart":
+            settings.setdefault("link_rate", bps)
+        self.primary = Board(w, "primary", Primary, Config(role="primary", **settings),
+                             self.pcard)
+        self.secondary = Board(w, "secondary", Secondary,
+                               Config(role="secondary", **settings), self.scard)
+        self.link = Link(w, self.primary, self.secondary, link, bps, latency)
+        self.bandwidth = bps
+
+    # -- driving -----------------------------------------------------------------------
+    def boot(self):
+        self.primary.power_on()
+        self.secondary.power_on()
+
+    def synced(self):
+        p, s = self.primary.node, self.secondary.node
+        return (p.paired and s.paired and not p.busy() and not s.busy() and not p._inflight
+                and s.meta.gen == p.meta.gen and s.status()["consistent"]
+                and not len(p.tx_view()) and not len(s.tx_view())
+                and p.session.in_flight() == 0 and s.session.in_flight() == 0
+                and not self.pcard.pending() and not self.scard.pending())
+
+    def run_until_synced(self, limit_s=3600):
+        """Run until the pair is coherent and idle; returns the virtual seconds it took."""
+        w = self.world
+        t0 = w.now
+        if not w.run_until(t0 + limit_s * 1000.0, stop=self.synced):
+            raise RuntimeError("the pair did not get back in sync within %d s" % limit_s)
+        return (w.now - t0) / 1000.0
+
+    def run_until(self, cond, limit_s=3600):
+        w = self.world
+        if not w.run_until(w.now + limit_s * 1000.0, stop=cond):
+            raise RuntimeError("condition not reached within %d s" % limit_s)
+
+    def run_for(self, seconds):
+        self.world.run_until(self.world.now + seconds * 1000.0)
+
+    def cut(self):
+        self.link.set_cut(True)
+
+    def mend(self):
+        self.link.set_cut(False)
+
+    def write(self, block, data):
+        """An application write on the primary: the local card, then the controller."""
+        n = len(data) // BLOCK
+        self.pcard.data[block * BLOCK:(block + n) * BLOCK] = data
+        token = self.primary.app_write(block, data)
+        if token < 0:
+            raise RuntimeError("write refused (sync mode, congested): not in a benchmark")
+        return token
+
+    # -- measuring -----------------------------------------------------------------------
+    def link_bytes(self):
+        return self.link.bytes_sent
+
+    def counters(self, side="primary"):
+        return dict((self.primary if side == "primary" else self.secondary).node.counters)
+
+    def differing(self):
+        a, b = self.pcard.data, self.scard.data
+        return [i for i in range(self.blocks)
+                if a[i * BLOCK:(i + 1) * BLOCK] != b[i * BLOCK:(i + 1) * BLOCK]]

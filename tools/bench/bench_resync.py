@@ -1,0 +1,20 @@
+"""Issue 3: resync link bytes on a 64 MiB volume against baselines, UART goodput, write
+latency under scans (the simulator; see host/sdmirror/benchmarks/resync.py)."""
+NAME = "resync"
+
+
+def run():
+    from sdmirror.benchmarks import resync
+    from sdmirror.bench import table
+    res = resync.run()
+    table(res)
+    flat = {"coherent_link_bytes": res["coherent_link_bytes"],
+            "diff100_link_bytes": res["diff100_link_bytes"],
+            "uart_goodput_ratio": res["uart_goodput_ratio"],
+            "scan_p99_ratio": res["scan_p99_ratio"],
+            "sequential_ratio": res["sequential"]["ratio"]}
+    for s in res["scattered"]:
+        flat["scattered_%d_ratio" % s["k"]] = s["ratio"]
+    flat["meets_goals"] = all(res["meets_goals"].values())
+    flat["full"] = res
+    return flat

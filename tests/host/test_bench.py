@@ -1,0 +1,48 @@
+"""The resync benchmark's machinery, at a small scale (the numbers belong to `make bench`,
+not to tests): scenarios converge, baselines cost what they should relative to each other,
+rsync's statistics are read right."""
+import shutil
+
+import pytest
+
+from sdmirror.benchmarks import resync, rig
+
+
+@pytest.fixture
+def small(monkeypatch):
+    monkeypatch.setattr(rig, "VOLUME", 4096)
+    monkeypatch.setattr(resync, "VOLUME", 4096)
+    monkeypatch.setattr(resync, "SEQUENTIAL_BLOCKS", 256)
+
+
+def test_lost_bitmap_scenarios_converge_and_the_tree_beats_the_flat_list(small):
+    tree, images = resync.lost_bitmap(20, "sdmirror")
+    flat, _ = resync.lost_bitmap(20, "flat_crc_list")
+    assert tree["ideal_bytes"] == 20 * 512 and images[0] != images[1]
+    assert tree["link_bytes"] < flat["link_bytes"]
+    assert flat["link_bytes"] > 4096 * 4  # a checksum per block crossed the link
+
+
+def test_outage_scenarios_copy_only_what_changed(small):
+    writes = resync.scattered_writes(30, 1)
+    ours = resync._measure(*resync._pair_after_outage(writes, "sdmirror")[:2], 30 * 512)
+    coarse = resync._measure(*resync._pair_after_outage(writes, "bitmap_4k")[:2], 30 * 512)
+    assert ours["link_bytes"] < coarse["link_bytes"]  # 8 blocks sent for each 1 changed
+    assert 1.0 < ours["ratio"] < 2.0
+
+
+@pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync not installed")
+def test_rsync_wire_counts_what_rsync_reports():
+    import random
+    a = random.Random(1).randbytes(64 * 1024)
+    b = bytearray(a)
+    b[5000:5100] = bytes(100)  # the secondary's copy differs in 100 bytes
+    wire = resync.rsync_wire(a, bytes(b), 512)
+    assert 100 < wire < len(a) // 4  # the difference crossed, the rest did not
+    assert resync.rsync_wire(a, a, 512) < wire
+
+
+def test_write_latency_is_measured_with_and_without_scans(small):
+    quiet = resync._p99_latency("async", False, 100, 40.0)
+    busy = resync._p99_latency("async", True, 100, 40.0)
+    assert 0 < quiet and 0 < busy

@@ -46,18 +46,22 @@ def board_value(board, name, default=None, boards_root=BOARDS):
     return default
 
 
-def sources(board):
-    """(source path, path on the board) for every file of the image."""
+def sources(board, full=False):
+    """(source path, path on the board) for every file of the image. A FROZEN profile has
+    the firmware in its MicroPython build (boards/NAME/manifest.py): only main.py and the
+    profile's own modules go on its filesystem (a copy there would shadow the frozen one
+    and load into the heap), unless `full`."""
     if board not in boards():
         raise ImageError("unknown board '%s'; known boards: %s" % (board, ", ".join(boards())))
     out = []
-    for pkg in PACKAGES:
+    frozen = board_value(board, "FROZEN", False) and not full
+    for pkg in () if frozen else PACKAGES:
         d = os.path.join(FIRMWARE, pkg)
         for f in sorted(os.listdir(d)):
             if f.endswith(".py"):
                 out.append((os.path.join(d, f), pkg + "/" + f))
     for f in sorted(os.listdir(FIRMWARE)):
-        if f.endswith(".py"):
+        if f.endswith(".py") and (f == BOOT or not frozen):
             out.append((os.path.join(FIRMWARE, f), f))
     # flat on the board: the profile is `import board`; a BASE profile lends its modules
     base = board_value(board, "BASE", "")
@@ -67,7 +71,8 @@ def sources(board):
             continue
         bdir = os.path.join(BOARDS, b)
         for f in sorted(os.listdir(bdir)):
-            if f.endswith(".py") and f != "__init__.py" and not (skip_board and f == "board.py"):
+            if f.endswith(".py") and f not in ("__init__.py", "manifest.py") and \
+                    not (skip_board and f == "board.py"):
                 mine[f] = os.path.join(bdir, f)
     return out + [(mine[f], f) for f in sorted(mine)]
 
@@ -86,13 +91,13 @@ def _target(dest):
     return dest[:-3] + ".mpy"
 
 
-def build(board, out_dir):
+def build(board, out_dir, full=False):
     """Write the board's image into out_dir; returns the list of paths written (relative)."""
     exe = mpy_cross()
     arch = board_value(board, "MPY_ARCH")
     written = []
     with tempfile.TemporaryDirectory() as tmp:
-        for src, dest in sources(board):
+        for src, dest in sources(board, full):
             target = _target(dest)
             path = os.path.join(out_dir, target)
             os.makedirs(os.path.dirname(path), exist_ok=True)

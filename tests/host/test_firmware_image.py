@@ -7,7 +7,7 @@ from sdmirror import firmware_image as fi
 def test_every_profile_builds(tmp_path):
     for board in fi.boards():
         out = tmp_path / board
-        files = fi.build(board, str(out))
+        files = fi.build(board, str(out), full=True)
         assert "main.py" in files and "board.mpy" in files and "mirror/node.mpy" in files
         assert (out / "mirror" / "__init__.py").exists()
         assert not any(f.endswith(".py") for f in files
@@ -24,3 +24,10 @@ def test_a_profile_borrows_its_base_profiles_modules():
 def test_unknown_board_is_a_clear_error():
     with pytest.raises(fi.ImageError, match="unknown board 'pdp11'; known boards: emu"):
         fi.sources("pdp11")
+
+
+def test_a_frozen_profile_gets_only_its_boot_script_and_profile(tmp_path):
+    assert fi.board_value("esp32", "FROZEN") and not fi.board_value("rp2040", "FROZEN", False)
+    files = fi.build("esp32", str(tmp_path / "esp32"))
+    assert files == ["main.py", "board.mpy"]  # the rest is in the MicroPython build
+    assert "mirror/node.mpy" in fi.build("rp2040", str(tmp_path / "rp2040"))

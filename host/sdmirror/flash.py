@@ -185,6 +185,9 @@ def _flash(args):
                                       "" if target.endswith(".py") else "  (mpy-cross)"))
         if conf is not None:
             print("  %-26s <- %s" % ("sdmirror.json", json.dumps(conf, sort_keys=True)))
+        if firmware_image.board_value(args.board, "FROZEN", False):
+            print("  (the firmware itself is frozen into this board's MicroPython build: "
+                  "boards/%s/manifest.py)" % args.board)
         print("then: soft reset, wait for the firmware's boot event, check `version`")
         return 0
     probe(args.port, args.timeout)

@@ -172,12 +172,19 @@ def test_bad_values_one_line(capsys, closed_port, argv, words):
 
 
 def test_flash_dry_run_lists_files_without_touching_the_port(capsys, closed_port):
-    status, out, err = run_cli(capsys, "flash", closed_port, "--board", "stm32f4", "--dry-run",
+    status, out, err = run_cli(capsys, "flash", closed_port, "--board", "rp2040", "--dry-run",
                                "--role", "secondary", "--set", "scan_period_ms=60000")
     assert status == 0, err
-    assert "main.py" in out and "mirror/primary.mpy" in out and "crc_hw.mpy" in out
+    assert "main.py" in out and "mirror/primary.mpy" in out and "board.mpy" in out
     assert "sdmirror.json" in out and '"scan_period_ms": 60000' in out
     assert "dry run" in out
+
+
+def test_flash_dry_run_of_a_frozen_board_lists_only_its_profile(capsys, closed_port):
+    status, out, err = run_cli(capsys, "flash", closed_port, "--board", "stm32f4", "--dry-run")
+    assert status == 0, err
+    assert "crc_hw.mpy" in out and "mirror/primary.mpy" not in out
+    assert "frozen into this board's MicroPython build" in out
 
 
 @pytest.mark.parametrize("argv", [

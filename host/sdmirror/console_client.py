@@ -12,6 +12,18 @@ import serial
 from sdmirror import __version__ as HOST_VERSION
 
 
+def parse_line(text):
+    """A console line as the firmware's JSON object, or None (a REPL prompt, a banner)."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 class ConsoleError(Exception):
     """The board could not be reached or did not answer as firmware does (one-line text)."""
 
@@ -61,11 +73,8 @@ class Board:
             raise ConsoleError("cannot write to %s: %s" % (self.url, _short(e))) from None
         deadline = time.monotonic() + (timeout or self.timeout)
         for text in self._lines(deadline):
-            if not text.startswith("{"):
-                continue
-            try:
-                obj = json.loads(text)
-            except ValueError:
+            obj = parse_line(text)
+            if obj is None:
                 continue
             if "event" in obj:
                 self.events.append(obj)

@@ -18,7 +18,7 @@ import serial
 
 from sdmirror import __version__, firmware_image
 from sdmirror.clitools import ToolError, Parser, add_port, run
-from sdmirror.console_client import Board, ConsoleError
+from sdmirror.console_client import Board, ConsoleError, parse_line
 
 EXAMPLE = """examples:
   sdmirror flash /dev/ttyACM0 --board rp2040 --role primary --key 00112233445566778899aabbccddeeff
@@ -156,12 +156,7 @@ def reboot(port, timeout):
         p.write(b"\x04")           # Ctrl-D at the friendly REPL: soft reset, main.py runs
         deadline = time.monotonic() + timeout
         for line in board._lines(deadline):
-            if not line.startswith("{"):
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
+            obj = parse_line(line) or {}
             if obj.get("event") == "boot":
                 version = board.check_version()
                 return dict(obj.get("detail") or {}, version=version.get("version"))

@@ -7,10 +7,10 @@ A phase's cost is compared with two yardsticks:
   flat list  = volume blocks x 4 + differing x 512: every block's CRC-32 sent, then the
                differing blocks — what a per-block checksum scan without a tree costs.
 """
-import json
 import os
 import time
 
+from sdmirror.console_client import parse_line
 from sdmirror.verify import BLOCK, compare
 
 DIRECTIONS = ("primary_to_secondary", "secondary_to_primary")
@@ -131,13 +131,7 @@ class EventLog:
             except OSError:
                 continue
             for line in text.splitlines():
-                line = line.strip()
-                if not line.startswith("{"):
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    continue
-                if "event" in obj:
+                obj = parse_line(line)
+                if obj is not None and "event" in obj:
                     out.append((name, obj["event"], obj.get("detail")))
         return out

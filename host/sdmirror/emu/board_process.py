@@ -60,6 +60,8 @@ import termios
 import threading
 import time
 
+from .control import close_quietly
+
 HOST = "127.0.0.1"
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
@@ -235,19 +237,8 @@ class BoardProcess:
         self._thread.join(timeout)
         self._thread = None
         self._kill_vm()
-        for s in (self._client, self._listener):
-            if s is not None:
-                try:
-                    s.close()
-                except OSError:
-                    pass
+        close_quietly(self._client, self._listener, self._wake_r, self._wake_w)
         self._client = self._listener = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
         self._wake_r = self._wake_w = None
         if self._log is not None:
             try:

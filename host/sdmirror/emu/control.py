@@ -13,6 +13,7 @@ link proxy, the emulator supervisor) add their handlers to one server, so a run 
 control port. ``ControlClient(port).send(cmd, **kw)`` is the client side.
 """
 import json
+import os
 import select
 import socket
 import threading
@@ -205,3 +206,15 @@ class ControlClient:
         if not reply.get("ok"):
             raise ControlError(reply.get("error") or "command %s failed" % cmd)
         return reply
+
+
+def close_quietly(*things):
+    """Close sockets (objects with close()) and file descriptors (ints), ignoring errors:
+    shutting down, a peer may already have closed its end."""
+    for t in things:
+        if t is None:
+            continue
+        try:
+            os.close(t) if isinstance(t, int) else t.close()
+        except OSError:
+            pass

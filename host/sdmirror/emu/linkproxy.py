@@ -54,7 +54,7 @@ import socket
 import threading
 import time
 
-from .control import ControlClient, ControlError, ControlServer
+from .control import ControlClient, ControlError, ControlServer, close_quietly
 
 __all__ = ["LinkProxy", "ProxyClient", "LinkError", "ControlError", "MODES", "DOWN_HOW"]
 
@@ -197,19 +197,9 @@ class LinkProxy:
             self._thread.join(timeout)
             self._thread = None
         for side in (self._a, self._b):
-            for s in (side.conn, side.listener):
-                if s is not None:
-                    try:
-                        s.close()
-                    except OSError:
-                        pass
+            close_quietly(side.conn, side.listener)
             side.conn = side.listener = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_quietly(self._wake_r, self._wake_w)
         self._wake_r = self._wake_w = None
         self._event("stop")
         if self._logf is not None:

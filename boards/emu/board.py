@@ -9,7 +9,9 @@ NAME = "emu"
 # the emulated hardware living in the same heap (the SD card model and its buffers: about
 # 35 KiB measured), which on a real board is silicon, not RAM.
 HEAP = (256 + 64) * 1024
-SETTINGS = {"window": 8, "frame_blocks": 8}
+# 32-block background reads: an idle card is scanned at read speed; as soon as the
+# application writes, background reads drop to one block (mirror/node.py: _bg_chunk)
+SETTINGS = {"window": 8, "frame_blocks": 8, "chunk_blocks": 32}
 
 
 def role(conf):

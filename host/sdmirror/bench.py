@@ -39,9 +39,10 @@ def table(res):
     q = res["sequential"]
     row("4 MiB sequential write, bitmap kept", "sequential", q["link_bytes"], q["ideal_bytes"],
         "<= %.2f x" % g["sequential_ratio"])
-    Console().print(t)
+    console = Console(width=max(Console().width, 170))  # ten columns: keep them readable in logs
+    console.print(t)
     lat = res["scan_latency"]
-    Console().print(
+    console.print(
         "UART goodput: %.3f of 11,520 B/s (goal >= %.2f)\n"
         "write latency p99 with/without the periodic scan: sync %.3f (%s / %s ms), "
         "async %.3f (%s / %s ms) (goal <= %.1f)\nmeets goals: %s" % (

@@ -7,12 +7,15 @@ import subprocess
 import sys
 import tempfile
 
+from sdmirror.firmware_image import board_value
+
 NAME = "scan_vm"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CARD = 64 * 1024 * 1024
 GOAL = 0.90
-ROUNDS = 3
+ROUNDS = 5
+HEAP = board_value("emu", "HEAP")  # the emulated board's heap, as the emulator gives it
 
 
 def micropython():
@@ -29,7 +32,7 @@ def run():
         with open(image, "wb") as f:
             f.truncate(CARD)
         for alg in ("crc32", "sha256"):
-            r = subprocess.run([micropython(), "-X", "heapsize=256K",
+            r = subprocess.run([micropython(), "-X", "heapsize=%d" % HEAP,
                                 os.path.join(HERE, "scan_vm_mp.py"), image, alg, str(ROUNDS)],
                                capture_output=True, text=True, env=env, timeout=900)
             if r.returncode:

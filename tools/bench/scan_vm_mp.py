@@ -19,7 +19,7 @@ boardkit.register_engines(board)  # as main.py does at boot: the board's faster 
 model = SDCardModel(image)
 card = SDCard(EmuSPI(model), EmuPin(model), baudrate=25000000)
 nblocks = card.ioctl(4, 0)
-cfg = Config(role="secondary", alg=alg)
+cfg = Config(role="secondary", **dict(board.SETTINGS, alg=alg))  # the board's own settings
 chunk = cfg.chunk_blocks
 buf = bytearray(chunk * 512)
 

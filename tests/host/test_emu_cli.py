@@ -9,19 +9,13 @@ import time
 
 import pytest
 
-HOST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "host")
-if HOST_DIR not in sys.path:
-    sys.path.insert(0, HOST_DIR)
 
-from sdmirror.emu import Emulator, EmuError, RunDir, find_micropython  # noqa: E402
-from sdmirror.emu.rundir import pid_alive  # noqa: E402
+from sdmirror.emu import Emulator, RunDir
+from sdmirror.emu.rundir import pid_alive
 
-try:
-    MICROPYTHON = find_micropython()
-except EmuError:
-    MICROPYTHON = None
-pytestmark = [pytest.mark.system,
-              pytest.mark.skipif(MICROPYTHON is None, reason="micropython (Unix VM) not installed")]
+from emupair import MICROPYTHON, NEEDS_VM
+
+pytestmark = NEEDS_VM
 
 # The stand-in firmware: record what the emulator told it, connect to its side of the link,
 # and echo what the peer sends (the primary says hello first); then leave the REPL free.
@@ -44,8 +38,7 @@ print("stub", env["SDMIRROR_BOARD"], "linked")
 
 
 def emu_cli(*args, timeout=40):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([HOST_DIR] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = dict(os.environ)  # (the sdmirror package is installed in the venv)
     env["SDMIRROR_MICROPYTHON"] = MICROPYTHON
     return subprocess.run([sys.executable, "-m", "sdmirror.emu"] + list(args), capture_output=True,
                           text=True, timeout=timeout, env=env)

@@ -1,29 +1,20 @@
 """One emulated board: MicroPython Unix VM on a pty, console on TCP (REPL, raw REPL, mpremote)."""
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-HOST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "host")
-if HOST_DIR not in sys.path:
-    sys.path.insert(0, HOST_DIR)
 
-from sdmirror.emu.board_process import BoardProcess, vm_argv_factory  # noqa: E402
-from sdmirror.emu.launcher import EmuError, find_micropython  # noqa: E402
+from sdmirror.emu.board_process import BoardProcess, vm_argv_factory
+from emupair import MICROPYTHON, NEEDS_VM, RawConsole
 
-try:
-    MICROPYTHON = find_micropython()
-except EmuError:
-    MICROPYTHON = None
 HAVE_MPREMOTE = importlib.util.find_spec("mpremote") is not None
 HAVE_SERIAL = importlib.util.find_spec("serial") is not None
 
-pytestmark = [pytest.mark.system,
-              pytest.mark.skipif(MICROPYTHON is None, reason="micropython (Unix VM) not installed")]
+pytestmark = NEEDS_VM
 needs_mpremote = pytest.mark.skipif(not HAVE_MPREMOTE, reason="mpremote not installed")
 
 ENTRY_REPL = "import os\nprint('entry up', os.getenv('SDMIRROR_BOARD'))\n"
@@ -50,40 +41,12 @@ def make_board(tmp_path):
         assert b.pid is None
 
 
-class Console:
-    """A minimal console client: a TCP socket with read-until."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.settimeout(0.05)
-        self.buf = b""
-
-    def write(self, data):
-        self.sock.sendall(data)
-
-    def read_until(self, marker, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while marker not in self.buf and time.monotonic() < deadline:
-            try:
-                chunk = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            if not chunk:
-                break
-            self.buf += chunk
-        if marker not in self.buf:
-            raise AssertionError("%r not seen; got %r" % (marker, self.buf[-400:]))
-        i = self.buf.index(marker) + len(marker)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
+class Console(RawConsole):
     def sync(self):
         """Wait for the REPL (the VM may still be starting) and drop what came before."""
         self.write(b"\rprint(1000+234)\r")
         self.read_until(b"1234\r\n>>> ")
 
-    def close(self):
-        self.sock.close()
 
 
 @pytest.fixture

@@ -1,19 +1,58 @@
 """A running emulated pair for system tests: the emulator, a console client per board,
 and helpers to compare the cards. Every wait is bounded."""
 import os
-import shutil
+import socket
+import time
 
 import pytest
 
 from sdmirror.console_client import Board, synced
-from sdmirror.emu.launcher import Emulator
+from sdmirror.emu.launcher import EmuError, Emulator, find_micropython
 from sdmirror.verify import compare
+
+try:
+    MICROPYTHON = find_micropython()
+except EmuError:
+    MICROPYTHON = None
+# for modules that start VMs: `pytestmark = NEEDS_VM`
+NEEDS_VM = [pytest.mark.system,
+            pytest.mark.skipif(MICROPYTHON is None, reason="micropython (Unix VM) not installed")]
+
+
+class RawConsole:
+    """A bare console client for emulator tests: a TCP socket with read-until."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock.settimeout(0.05)
+        self.buf = b""
+
+    def write(self, data):
+        self.sock.sendall(data)
+
+    def read_until(self, marker, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while marker not in self.buf and time.monotonic() < deadline:
+            try:
+                chunk = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            self.buf += chunk
+        if marker not in self.buf:
+            raise AssertionError("%r not seen; got %r" % (marker, self.buf[-400:]))
+        i = self.buf.index(marker) + len(marker)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def close(self):
+        self.sock.close()
 
 
 class EmuPair:
     def __init__(self, run_dir, **kw):
-        if not shutil.which("micropython") and not os.path.exists(
-                os.path.join(os.path.dirname(os.sys.executable), "micropython")):
+        if MICROPYTHON is None:
             pytest.skip("the micropython VM is not installed")
         self.run_dir = str(run_dir)
         self.emu = Emulator(self.run_dir, **kw)

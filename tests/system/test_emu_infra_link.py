@@ -6,24 +6,16 @@ The stand-in firmware: the secondary echoes every link byte back; the primary's 
 Either side reconnects to its link port when the connection closes.
 """
 import os
-import socket
-import sys
 import time
 
 import pytest
 
-HOST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "host")
-if HOST_DIR not in sys.path:
-    sys.path.insert(0, HOST_DIR)
 
-from sdmirror.emu import Emulator, EmuError, RunDir, find_micropython  # noqa: E402
+from sdmirror.emu import Emulator, RunDir
 
-try:
-    MICROPYTHON = find_micropython()
-except EmuError:
-    MICROPYTHON = None
-pytestmark = [pytest.mark.system,
-              pytest.mark.skipif(MICROPYTHON is None, reason="micropython (Unix VM) not installed")]
+from emupair import MICROPYTHON, NEEDS_VM, RawConsole
+
+pytestmark = NEEDS_VM
 
 STUB = r'''
 import os, sys, socket, select, time
@@ -78,28 +70,7 @@ while True:
 '''
 
 
-class Console:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.settimeout(0.05)
-        self.buf = b""
-
-    def read_until(self, marker, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while marker not in self.buf and time.monotonic() < deadline:
-            try:
-                chunk = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            if not chunk:
-                break
-            self.buf += chunk
-        if marker not in self.buf:
-            raise AssertionError("%r not seen; got %r" % (marker, self.buf[-300:]))
-        i = self.buf.index(marker) + len(marker)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
+class Console(RawConsole):
     def count(self):
         self.sock.sendall(b"count\r")
         self.read_until(b"echoed=")

@@ -1,4 +1,5 @@
 """The campaign `make test` runs: 1,000 seeded scenarios and the linear power-loss sweep."""
+import os
 import time
 
 import pytest
@@ -23,19 +24,24 @@ def sweep_result():
     return sw
 
 
+# make test runs 1,000 seeds; CI (.ci/run) sets SDMIRROR_SIM_SEEDS=10000 (about 100 s)
+SEEDS = int(os.environ.get("SDMIRROR_SIM_SEEDS", "1000"))
+
+
 @pytest.fixture(scope="module")
 def campaign_result():
-    return run_campaign(0, 1000, jobs=default_jobs())
+    return run_campaign(0, SEEDS, jobs=default_jobs())
 
 
 def test_a_thousand_seeds_and_the_power_loss_sweep(capsys, campaign_result, sweep_result):
     camp, sw = campaign_result, sweep_result
     with capsys.disabled():
-        print("\n  sim: 1000 seeds in %.1f s (%.0f seeds/s, %d failed); sweep: %d runs in "
-              "%.1f s" % (camp["seconds"], camp["seeds_per_second"], camp["failed"],
+        print("\n  sim: %d seeds in %.1f s (%.0f seeds/s, %d failed); sweep: %d runs in "
+              "%.1f s" % (SEEDS, camp["seconds"], camp["seeds_per_second"], camp["failed"],
                           sw["runs"], sw["wall"]))
     assert camp["failed"] == 0, camp["failing"]
-    assert sum(camp["faults"].values()) > 1000 and camp["faults"]["torn_write"] > 50
+    assert camp["scenarios"] == SEEDS
+    assert sum(camp["faults"].values()) > SEEDS and camp["faults"]["torn_write"] > SEEDS // 20
     assert sw["runs"] > 300 and sw["cuts"] == sw["runs"]  # every opportunity was cut
     assert sw["failed"] == 0, sw["failing"]
 

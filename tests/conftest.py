@@ -13,3 +13,23 @@ except ImportError:  # pytest run outside the venv, package not installed
 fwpath.install()
 sys.path.insert(0, os.path.join(HERE, "firmware"))
 sys.path.insert(0, os.path.join(HERE, "system"))  # emupair: the emulated pair fixture
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `sdmirror ARGV` in-process; returns (status, stdout, stderr), argparse's exits
+    included, and fails on any traceback."""
+    from sdmirror import cli
+
+    def run(*argv):
+        try:
+            status = cli.main(list(argv))
+        except SystemExit as e:
+            status = e.code
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return status, out, err
+    return run

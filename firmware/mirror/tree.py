@@ -56,12 +56,8 @@ class SpanHasher:
             self._cnt[i] = 0
 
     def add(self, block):
-        self.engine.digest_into(block, self._buf[0], self._cnt[0] * self.size)
-        self._cnt[0] += 1
-        h = 0
-        while h < self._height and self._cnt[h] == FANOUT:
-            self._carry(h)
-            h += 1
+        """Feed one block (512 bytes)."""
+        self.add_chunk(block, 1)
 
     def add_chunk(self, mv, n):
         """add() for n consecutive blocks of mv: the scan's hot loop, kept lean. An engine

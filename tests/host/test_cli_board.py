@@ -16,7 +16,7 @@ HOST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 if HOST_DIR not in sys.path:
     sys.path.insert(0, HOST_DIR)
 
-from sdmirror import __version__, cli  # noqa: E402
+from sdmirror import __version__  # noqa: E402
 from sdmirror.console_client import Board, synced  # noqa: E402
 from sdmirror.emu import Emulator, EmuError, RunDir, find_micropython  # noqa: E402
 from sdmirror.verify import compare  # noqa: E402
@@ -51,16 +51,6 @@ def pair(tmp_path_factory):
         assert RunDir(run_dir).processes() == []
 
 
-def sdm(capsys, *argv):
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as e:
-        status = e.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return status, out, err
-
-
 def sdm_process(*argv, input=None, timeout=30):
     return subprocess.run([sys.executable, "-m", "sdmirror.cli"] + list(argv), input=input,
                           capture_output=True, timeout=timeout, env=ENV)
@@ -71,13 +61,13 @@ def wait_synced(url, timeout=30):
         return b.wait(synced, timeout, what="coherence")
 
 
-def test_status_text_and_json(pair, capsys):
+def test_status_text_and_json(pair, run_cli):
     emu, urls = pair
-    status, out, err = sdm(capsys, "status", urls["primary"])
+    status, out, err = run_cli("status", urls["primary"])
     assert status == 0, err
     assert "role primary" in out and "link        paired" in out
     assert "checksum    crc32" in out and "dirty       0 regions" in out
-    status, out, err = sdm(capsys, "status", urls["secondary"], "--json")
+    status, out, err = run_cli("status", urls["secondary"], "--json")
     assert status == 0, err
     st = json.loads(out)
     assert st["role"] == "secondary" and st["version"] == __version__
@@ -138,47 +128,47 @@ def test_console_interactive_on_a_terminal(pair):
     wait_synced(urls["primary"])
 
 
-def test_monitor_once(pair, capsys):
+def test_monitor_once(pair, run_cli):
     emu, urls = pair
     # secondary first: the monitor orders the boards by role itself
-    status, out, err = sdm(capsys, "monitor", urls["secondary"], urls["primary"], "--once",
+    status, out, err = run_cli("monitor", urls["secondary"], urls["primary"], "--once",
                            "--interval", "0.2")
     assert status == 0, err
     assert out.index("primary") < out.index("secondary")
     assert "bitmap" in out and "regions dirty" in out and "errors" in out
     assert "emulated link (eth)" in out
-    status, _, err = sdm(capsys, "monitor", urls["primary"], urls["primary"], "--once")
+    status, _, err = run_cli("monitor", urls["primary"], urls["primary"], "--once")
     assert status == 1 and "two boards of a pair" in err
 
 
-def test_inject_firmware_faults(pair, capsys):
+def test_inject_firmware_faults(pair, run_cli):
     emu, urls = pair
-    status, out, err = sdm(capsys, "inject", urls["primary"], "drop-bitmap")
+    status, out, err = run_cli("inject", urls["primary"], "drop-bitmap")
     assert status == 0 and "drop-bitmap" in out, err
     with Board(urls["primary"]) as p:
         assert p.status()["bitmap_valid"] is False
-    status, out, err = sdm(capsys, "inject", urls["primary"], "link-down")
+    status, out, err = run_cli("inject", urls["primary"], "link-down")
     assert status == 0, err
     with Board(urls["primary"]) as p:
         p.wait(lambda st: st["link"] != "paired", 10, what="link down")
-    status, out, err = sdm(capsys, "inject", urls["primary"], "link-up", "--json")
+    status, out, err = run_cli("inject", urls["primary"], "link-up", "--json")
     assert status == 0 and json.loads(out)["ok"] is True
     st = wait_synced(urls["primary"])     # the lost bitmap meant a full scan
     assert st["bitmap_valid"] and st["counters"]["scans"] >= 2
-    status, out, err = sdm(capsys, "inject", urls["secondary"], "drop-bitmap")
+    status, out, err = run_cli("inject", urls["secondary"], "drop-bitmap")
     assert status == 1 and "bitmap lives on the primary" in err
 
 
-def test_inject_emulator_faults(pair, capsys):
+def test_inject_emulator_faults(pair, run_cli):
     emu, urls = pair
-    status, out, err = sdm(capsys, "inject", urls["primary"], "wire-down")
+    status, out, err = run_cli("inject", urls["primary"], "wire-down")
     assert status == 0 and "down=True" in out, err
     assert emu.status()["link"]["faults"]["down"] is True
-    status, out, err = sdm(capsys, "inject", urls["primary"], "wire-clear")
+    status, out, err = run_cli("inject", urls["primary"], "wire-clear")
     assert status == 0 and "faults now none" in out, err
     # silent corruption of the secondary's card, found by a scan the console starts
     run_dir = emu.run_dir
-    status, out, err = sdm(capsys, "inject", urls["secondary"], "card-corrupt", "100", "2000",
+    status, out, err = run_cli("inject", urls["secondary"], "card-corrupt", "100", "2000",
                            "--run-dir", run_dir)
     assert status == 0, err
     img = [os.path.join(run_dir, n + ".img") for n in ("primary", "secondary")]
@@ -190,13 +180,13 @@ def test_inject_emulator_faults(pair, capsys):
     assert compare(*img)[0] == []
     # power: the secondary's VM is killed and started again
     pid = emu.status()["boards"]["secondary"]["pid"]
-    status, out, err = sdm(capsys, "inject", urls["secondary"], "power-cycle")
+    status, out, err = run_cli("inject", urls["secondary"], "power-cycle")
     assert status == 0 and "power-cycled secondary" in out, err
     assert emu.status()["boards"]["secondary"]["pid"] != pid
     wait_synced(urls["primary"])
 
 
-def test_flash_an_emulated_board(pair, capsys):
+def test_flash_an_emulated_board(pair, run_cli):
     """flash compiles, copies with mpremote, writes sdmirror.json, soft-resets, and the new
     firmware answers version and status."""
     emu, urls = pair
@@ -204,7 +194,7 @@ def test_flash_an_emulated_board(pair, capsys):
     stale = os.path.join(fs_dir, "mirror", "tree.py")
     with open(stale, "w") as f:        # a left-over source would shadow the fresh .mpy
         f.write("raise ImportError('stale')\n")
-    status, out, err = sdm(capsys, "flash", urls["secondary"], "--board", "emu", "--role",
+    status, out, err = run_cli("flash", urls["secondary"], "--board", "emu", "--role",
                            "secondary", "--set", "scan_period_ms=600000", "--timeout", "20")
     assert status == 0, err
     assert "running as secondary" in out

@@ -17,7 +17,7 @@ HOST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 if HOST_DIR not in sys.path:
     sys.path.insert(0, HOST_DIR)
 
-from sdmirror import __version__, cli  # noqa: E402
+from sdmirror import __version__  # noqa: E402
 
 COMMANDS = ("flash", "console", "status", "monitor", "inject", "demo")
 
@@ -107,17 +107,6 @@ def closed_port():
     return "socket://127.0.0.1:%d" % port
 
 
-def run_cli(capsys, *argv):
-    """sdmirror ARGV in-process; returns (status, stdout, stderr). argparse's exits too."""
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as e:
-        status = e.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return status, out, err
-
-
 def one_line_error(status, err, *words):
     assert status not in (0, None), err
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -128,14 +117,14 @@ def one_line_error(status, err, *words):
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_help_has_an_example(capsys, command):
-    status, out, err = run_cli(capsys, command, "--help")
+def test_help_has_an_example(run_cli, command):
+    status, out, err = run_cli(command, "--help")
     assert status == 0
     assert "example" in out and "sdmirror %s" % command in out
 
 
-def test_top_level_help_lists_the_commands(capsys):
-    status, out, _ = run_cli(capsys, "--help")
+def test_top_level_help_lists_the_commands(run_cli):
+    status, out, _ = run_cli("--help")
     assert status == 0
     for c in COMMANDS:
         assert "\n  %s " % c in out
@@ -150,8 +139,8 @@ def test_top_level_help_lists_the_commands(capsys):
     (("demo", "--mode", "carrier-pigeon"), ["--mode"]),
     (("frobnicate",), ["unknown command"]),
 ])
-def test_bad_arguments(capsys, argv, words):
-    status, _, err = run_cli(capsys, *argv)
+def test_bad_arguments(run_cli, argv, words):
+    status, _, err = run_cli(*argv)
     assert status == 2
     one_line_error(status, err, *words)
 
@@ -165,14 +154,14 @@ def test_bad_arguments(capsys, argv, words):
     (("inject", "{port}", "wire-drop", "lots"), ["number"]),
     (("monitor", "{port}", "{port}", "--interval", "0"), ["interval"]),
 ])
-def test_bad_values_one_line(capsys, closed_port, argv, words):
+def test_bad_values_one_line(run_cli, closed_port, argv, words):
     argv = [a.replace("{port}", closed_port) for a in argv]
-    status, _, err = run_cli(capsys, *argv)
+    status, _, err = run_cli(*argv)
     one_line_error(status, err, *words)
 
 
-def test_flash_dry_run_lists_files_without_touching_the_port(capsys, closed_port):
-    status, out, err = run_cli(capsys, "flash", closed_port, "--board", "rp2040", "--dry-run",
+def test_flash_dry_run_lists_files_without_touching_the_port(run_cli, closed_port):
+    status, out, err = run_cli("flash", closed_port, "--board", "rp2040", "--dry-run",
                                "--role", "secondary", "--set", "scan_period_ms=60000")
     assert status == 0, err
     assert "main.py" in out and "mirror/primary.mpy" in out and "board.mpy" in out
@@ -180,8 +169,8 @@ def test_flash_dry_run_lists_files_without_touching_the_port(capsys, closed_port
     assert "dry run" in out
 
 
-def test_flash_dry_run_of_a_frozen_board_lists_only_its_profile(capsys, closed_port):
-    status, out, err = run_cli(capsys, "flash", closed_port, "--board", "stm32f4", "--dry-run")
+def test_flash_dry_run_of_a_frozen_board_lists_only_its_profile(run_cli, closed_port):
+    status, out, err = run_cli("flash", closed_port, "--board", "stm32f4", "--dry-run")
     assert status == 0, err
     assert "crc_hw.mpy" in out and "mirror/primary.mpy" not in out
     assert "frozen into this board's MicroPython build" in out
@@ -195,13 +184,13 @@ def test_flash_dry_run_of_a_frozen_board_lists_only_its_profile(capsys, closed_p
     ("inject", "{port}", "link-down"),
     ("flash", "{port}", "--board", "emu"),
 ])
-def test_wrong_port(capsys, closed_port, argv):
-    status, _, err = run_cli(capsys, *[a.replace("{port}", closed_port) for a in argv])
+def test_wrong_port(run_cli, closed_port, argv):
+    status, _, err = run_cli(*[a.replace("{port}", closed_port) for a in argv])
     one_line_error(status, err, "cannot open", closed_port)
 
 
-def test_missing_device(capsys):
-    status, _, err = run_cli(capsys, "status", "/dev/sdmirror-no-such-tty")
+def test_missing_device(run_cli):
+    status, _, err = run_cli("status", "/dev/sdmirror-no-such-tty")
     one_line_error(status, err, "cannot open", "/dev/sdmirror-no-such-tty")
 
 
@@ -212,8 +201,8 @@ def test_missing_device(capsys):
     (("inject", "{port}", "drop-bitmap", "--timeout", "0.5"), ["did not answer"]),
     (("flash", "{port}", "--board", "emu", "--timeout", "0.5"), ["does not answer"]),
 ])
-def test_board_that_does_not_answer(capsys, silent, argv, words):
-    status, _, err = run_cli(capsys, *[a.replace("{port}", silent) for a in argv])
+def test_board_that_does_not_answer(run_cli, silent, argv, words):
+    status, _, err = run_cli(*[a.replace("{port}", silent) for a in argv])
     one_line_error(status, err, *words)
 
 
@@ -222,23 +211,23 @@ def test_board_that_does_not_answer(capsys, silent, argv, words):
     ("monitor", "{port}", "socket://127.0.0.1:1", "--once"),
     ("inject", "{port}", "reboot"),
 ])
-def test_version_mismatch_says_flash(capsys, other_version, argv):
-    status, _, err = run_cli(capsys, *[a.replace("{port}", other_version) for a in argv])
+def test_version_mismatch_says_flash(run_cli, other_version, argv):
+    status, _, err = run_cli(*[a.replace("{port}", other_version) for a in argv])
     line = one_line_error(status, err, "9.9.9", __version__, "sdmirror flash")
     assert other_version in line
 
 
-def test_emulator_fault_needs_an_emulated_board(capsys, silent, tmp_path):
-    status, _, err = run_cli(capsys, "inject", silent, "wire-down")
+def test_emulator_fault_needs_an_emulated_board(run_cli, silent, tmp_path):
+    status, _, err = run_cli("inject", silent, "wire-down")
     one_line_error(status, err, "not the console of a running emulated board")
-    status, _, err = run_cli(capsys, "inject", silent, "power-cycle", "--run-dir", str(tmp_path))
+    status, _, err = run_cli("inject", silent, "power-cycle", "--run-dir", str(tmp_path))
     one_line_error(status, err, "no emulator running")
-    status, _, err = run_cli(capsys, "inject", "/dev/ttyACM9", "card-corrupt", "5")
+    status, _, err = run_cli("inject", "/dev/ttyACM9", "card-corrupt", "5")
     one_line_error(status, err, "not the console")
 
 
-def test_missing_image(capsys, tmp_path):
+def test_missing_image(run_cli, tmp_path):
     img = tmp_path / "a.img"
     img.write_bytes(bytes(4096))
-    status, _, err = run_cli(capsys, "verify", str(img), str(tmp_path / "missing.img"))
+    status, _, err = run_cli("verify", str(img), str(tmp_path / "missing.img"))
     one_line_error(status, err, "missing.img")

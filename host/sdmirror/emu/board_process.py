@@ -60,7 +60,7 @@ import termios
 import threading
 import time
 
-from .control import close_quietly
+from .control import close_quietly, wake
 
 HOST = "127.0.0.1"
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
@@ -279,11 +279,7 @@ class BoardProcess:
         return box.get("result")
 
     def _wake(self):
-        if self._wake_w is not None:
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:
-                pass
+        wake(self._wake_w)
 
     # ------------------------------------------------------------------ VM process
     def _spawn(self, run_main):

@@ -218,3 +218,12 @@ def close_quietly(*things):
             os.close(t) if isinstance(t, int) else t.close()
         except OSError:
             pass
+
+
+def wake(fd):
+    """Nudge a thread asleep in select() on the read end of a self-pipe (fd: write end)."""
+    if fd is not None:
+        try:
+            os.write(fd, b"x")
+        except OSError:
+            pass

@@ -54,7 +54,7 @@ import socket
 import threading
 import time
 
-from .control import ControlClient, ControlError, ControlServer, close_quietly
+from .control import ControlClient, ControlError, ControlServer, close_quietly, wake
 
 __all__ = ["LinkProxy", "ProxyClient", "LinkError", "ControlError", "MODES", "DOWN_HOW"]
 
@@ -358,11 +358,7 @@ class LinkProxy:
             pass
 
     def _wake(self):
-        if self._wake_w is not None:
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:
-                pass
+        wake(self._wake_w)
 
     def _cap(self):
         # stop reading from a source when this many bytes wait in its direction's queue

@@ -1,4 +1,4 @@
-"""The `sdmirror` command: one subcommand per module, each with its own --help.
+"""The `sdmirror` command: one subcommand per module (sdmirror.commands, and the cli of the demo, emu and sim packages), each with its own --help.
 
 Every subcommand module has main(argv) -> exit status. Errors the user can fix are one
 line on stderr and a non-zero status, never a traceback.
@@ -10,16 +10,16 @@ from sdmirror import __version__
 
 COMMANDS = (
     # name, module, one-line help
-    ("flash", "sdmirror.flash", "put the firmware on a board (mpy-cross + mpremote)"),
-    ("console", "sdmirror.terminal", "terminal on a board's console (serial or socket://); Ctrl-] quits"),
-    ("status", "sdmirror.status_cli", "one board's role, link, generation, dirty regions, scan, counters"),
-    ("monitor", "sdmirror.monitor", "live view of both boards: link, bitmap, resync and scan progress"),
-    ("inject", "sdmirror.inject", "inject a fault: in the firmware, or on an emulated link/board"),
+    ("flash", "sdmirror.commands.flash", "put the firmware on a board (mpy-cross + mpremote)"),
+    ("console", "sdmirror.commands.console", "terminal on a board's console (serial or socket://); Ctrl-] quits"),
+    ("status", "sdmirror.commands.status", "one board's role, link, generation, dirty regions, scan, counters"),
+    ("monitor", "sdmirror.commands.monitor", "live view of both boards: link, bitmap, resync and scan progress"),
+    ("inject", "sdmirror.commands.inject", "inject a fault: in the firmware, or on an emulated link/board"),
     ("demo", "sdmirror.demo.cli", "the emulated pair tells its story; report in demo-report/"),
-    ("verify", "sdmirror.verify_cli", "compare two card images block by block"),
+    ("verify", "sdmirror.commands.verify", "compare two card images block by block"),
     ("emu", "sdmirror.emu.cli", "run the emulated pair (MicroPython VMs, card models, link)"),
     ("sim", "sdmirror.sim.cli", "deterministic simulation: fault campaigns, power-loss sweep"),
-    ("bench", "sdmirror.bench", "benchmarks (resync link bytes against baselines)"),
+    ("bench", "sdmirror.commands.bench", "benchmarks (resync link bytes against baselines)"),
 )
 
 USAGE = """usage: sdmirror COMMAND [ARGS...]

@@ -5,7 +5,7 @@ NAME = "resync"
 
 def run():
     from sdmirror.benchmarks import resync
-    from sdmirror.bench import table
+    from sdmirror.commands.bench import table
     res = resync.run()
     table(res)
     flat = {"coherent_link_bytes": res["coherent_link_bytes"],

@@ -84,11 +84,18 @@ class ViperCrc32:
         self._blocks = blocks_fn
         self._t = table
 
+    # The viper functions index raw pointers: nothing stops them writing past `out` or
+    # reading past `data`, so every length is checked here, before the native code runs.
     def digest_into(self, data, out, off=0):
+        if off < 0 or off + 4 > len(out):
+            raise ValueError("crc32 digest at %d does not fit a %d-byte buffer" % (off, len(out)))
         self._fn(data, len(data), self._t, out, off)
 
     def digest_blocks_into(self, data, nblocks, out, off):
         """The digest of each of nblocks 512-byte blocks of data, one after another."""
+        if nblocks < 0 or off < 0 or off + 4 * nblocks > len(out) or 512 * nblocks > len(data):
+            raise ValueError("%d crc32 block digests at %d do not fit: %d bytes of data, "
+                             "%d-byte buffer" % (nblocks, off, len(data), len(out)))
         self._blocks(data, nblocks, self._t, out, off)
 
 

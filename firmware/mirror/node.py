@@ -329,6 +329,10 @@ class Node:
         fg = self.fg_time
         return 1 if fg is not None and self.now - fg < _FG_RECENT_MS else self._chunk
 
+    def _digests_per_frame(self):
+        """Digests one T_SUMS entry can carry in a frame of our payload size."""
+        return (self.cfg.max_payload - P.SUMS_HDR - P.ENTRY) // self.dsize
+
     def _room(self):
         """Can a job that waits to send go on?"""
         return self.session.can_send()
@@ -466,7 +470,7 @@ class Node:
         tag = sc["tag"]
         if sc["peer_root"] != bytes(self._root):
             # ask for all group digests (they come from the peer's cache, no reads)
-            per = (self.cfg.max_payload - P.SUMS_HDR - P.ENTRY) // self.dsize
+            per = self._digests_per_frame()
             g = 0
             while g < sc["groups"]:
                 n = min(per, sc["groups"] - g)
@@ -564,16 +568,22 @@ class Node:
         """Job helper: ask for the children digests of each differing span."""
         ds = self.dsize
         limit = self.cfg.max_payload
+        per = self._digests_per_frame()
         batch = []
         size = P.SUMS_HDR
         for s, n in spans:
-            need = P.ENTRY + n * ds
-            if batch and size + need > limit:
-                yield from self._send_sumreq(tag, 0, child, batch)
-                batch = []
-                size = P.SUMS_HDR
-            batch.append((s, n))
-            size += need
+            while n > 0:
+                # the answer to one entry must fit one frame: ask for long runs in pieces
+                m = min(n, per)
+                need = P.ENTRY + m * ds
+                if batch and size + need > limit:
+                    yield from self._send_sumreq(tag, 0, child, batch)
+                    batch = []
+                    size = P.SUMS_HDR
+                batch.append((s, m))
+                size += need
+                s += m * child
+                n -= m
         if batch:
             yield from self._send_sumreq(tag, 0, child, batch)
 

@@ -437,15 +437,22 @@ class Primary(Node):
             return
         o = self._obuf
         ds = self.dsize
+        per = self._digests_per_frame()
         pos = P.SUMS_HDR
         for first, count in regions:
-            if pos + P.ENTRY + count * ds > len(o):
-                yield from self._send_sums(tag, pos)
-                pos = P.SUMS_HDR
-            struct.pack_into("<IH", o, pos, first, count)
-            pos += P.ENTRY
-            yield from self._block_digests(first, count, o, pos)
-            pos += count * ds
+            # a region's digests may not fit one frame (large regions, small frames): cut
+            # it into pieces that do; the frame buffer is never written past its end
+            while count > 0:
+                n = min(count, per)
+                if pos + P.ENTRY + n * ds > len(o):
+                    yield from self._send_sums(tag, pos)
+                    pos = P.SUMS_HDR
+                struct.pack_into("<IH", o, pos, first, n)
+                pos += P.ENTRY
+                yield from self._block_digests(first, n, o, pos)
+                pos += n * ds
+                first += n
+                count -= n
         yield from self._send_sums(tag, pos)
 
     def _send_sums(self, tag, n):

@@ -38,3 +38,29 @@ def test_bulk_block_digests_equal_one_by_one():
     for i in range(5):
         blk = bytes(data[i * 512:(i + 1) * 512])
         assert bytes(out[4 + 4 * i:8 + 4 * i]) == struct.pack(">I", binascii.crc32(blk))
+
+
+def _expect_value_error(fn, *args):
+    try:
+        fn(*args)
+    except ValueError:
+        return
+    raise AssertionError("no ValueError for %r" % (args[1:],))
+
+
+def test_lengths_are_checked_before_the_native_code_runs():
+    # issue 9: on the emulated pair (region_blocks 2048) a digest offset past the frame
+    # buffer reached the viper code, which wrote past the buffer and corrupted the heap.
+    eng = fastcrc.engine()
+    if eng is None:
+        skip("no viper emitter on this Python (CPython)")
+    data = bytes(2 * 512)
+    out = bytearray(12)
+    _expect_value_error(eng.digest_into, data, out, 9)
+    _expect_value_error(eng.digest_into, data, out, -1)
+    _expect_value_error(eng.digest_blocks_into, data, 2, out, 5)  # 8 bytes at 5 of 12
+    _expect_value_error(eng.digest_blocks_into, data, 3, bytearray(64), 0)  # data short
+    _expect_value_error(eng.digest_blocks_into, data, -1, out, 0)
+    eng.digest_blocks_into(data, 2, out, 4)  # exactly fits
+    eng.digest_into(memoryview(data)[:512], out, 8)
+    assert bytes(out[4:8]) == bytes(out[8:12])  # two zero blocks, one digest

@@ -11,7 +11,7 @@ EXAMPLE = """examples:
 
 The emulator runs in OUT/emu (cleaned first, stopped at the end, also on Ctrl-C or failure).
 The report is OUT/report.md with OUT/link-bytes.png; OUT/report.json holds the numbers.
-Needs mtools (mdir, mcopy) to read the secondary's card image."""
+The secondary's files are read from its card image with pyfatfs (installed by make .venv)."""
 
 
 def build_parser():

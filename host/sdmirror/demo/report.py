@@ -136,7 +136,9 @@ def markdown(run, phases, final):
     L.append("The volumes are **%s** (%s of %s blocks differ)." % (
         "equal" if final["equal"] else "DIFFERENT", _n(final["differing"]), _n(run["nblocks"])))
     L.append("")
-    L.append("## The secondary's files, read from its card image with mtools\n")
+    L.append("## The secondary's files, read from its card image with pyfatfs\n")
+    L.append("pyfatfs is a FAT12/16/32 implementation of its own (not MicroPython's FatFs), "
+             "so it checks independently what the firmware wrote.\n")
     L.append("```")
     L.append(final["listing"].rstrip())
     L.append("```")
@@ -148,6 +150,12 @@ def markdown(run, phases, final):
         L.append("| %s | %s | `%s` | %s |" % (f["path"], _n(f["bytes"]), f["sha256"][:16] + "…",
                                             "yes" if f["match"] else "**NO**"))
     L.append("")
+    for path in final["missing"]:
+        L.append("- **missing** on the secondary's card: %s" % path)
+    for w in final["warnings"]:
+        L.append("- **pyfatfs warns:** %s" % w)
+    if final["missing"] or final["warnings"]:
+        L.append("")
     return "\n".join(L)
 
 

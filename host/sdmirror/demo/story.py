@@ -117,7 +117,6 @@ class Demo:
                 time.sleep(0.3)
 
     def prepare(self):
-        fatimg.check_tools()
         if RunDir(self.run_dir).is_running():  # a previous demo that was not stopped
             Emulator(self.run_dir).down()
         shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -352,7 +351,8 @@ class Demo:
         # no scan under way: the corruption must be found by the next periodic one
         self.wait_for("pair idle", lambda st: synced(st), self.prof["timeout"])
         img = self.image("secondary")
-        contents = {path: fatimg.read(img, path) for path in sorted(self.written)}
+        with fatimg.FatImage(img) as fat:
+            contents = {path: fat.read(path) for path in sorted(self.written)}
         where = fatimg.data_blocks(img, contents)
         targets = pick_blocks(where, self.prof["corrupt"])
         self.events.mark()
@@ -387,14 +387,10 @@ class Demo:
         pimg, simg = self.image("primary"), self.image("secondary")
         sha = {"primary": sha256_of_volume(pimg), "secondary": sha256_of_volume(simg)}
         d = measure.differing(pimg, simg)
-        files = []
-        for path in fatimg.files(simg):
-            data = fatimg.read(simg, path)
-            h = fatimg.sha256(data)
-            files.append({"path": path, "bytes": len(data), "sha256": h,
-                          "match": self.written.get(path) == h})
-        return {"sha256": sha, "equal": sha["primary"] == sha["secondary"] and not d,
-                "differing": len(d), "listing": fatimg.listing(simg), "files": files}
+        fin = fatimg.check_files(simg, self.written)
+        fin.update(sha256=sha, equal=sha["primary"] == sha["secondary"] and not d,
+                   differing=len(d))
+        return fin
 
     def run_facts(self, seconds):
         st = self.emu_status
@@ -430,7 +426,7 @@ class Demo:
         facts = self.run_facts(seconds)
         paths = report.write(self.out, facts, self.phases, fin)
         self.show(facts, fin, paths)
-        if not fin["equal"] or not all(f["match"] for f in fin["files"]):
+        if not fin["equal"] or not fin["ok"]:
             raise DemoError("the volumes or files do not match at the end (see %s)" % paths[0])
         return facts, fin
 
@@ -441,11 +437,16 @@ class Demo:
         self.say("sha256 of the volumes: primary %s, secondary %s — [bold]%s[/]" % (
             fin["sha256"]["primary"], fin["sha256"]["secondary"],
             "equal" if fin["equal"] else "DIFFERENT"))
-        self.say("The secondary's files, read from its card image with mtools:")
+        self.say("The secondary's files, read from its card image with pyfatfs (an "
+                 "independent FAT implementation):")
         self.console.print(Text(fin["listing"].rstrip()))
         ok = sum(1 for f in fin["files"] if f["match"])
         self.say("%d of %d files have the content the primary's application wrote." % (
             ok, len(fin["files"])))
+        for path in fin["missing"]:
+            self.say("[red]missing on the secondary: %s[/]" % path)
+        for w in fin["warnings"]:
+            self.say("[red]pyfatfs: %s[/]" % w)
         self.say("Report: %s (+ %s, %s); total %.0f s." % (
             os.path.relpath(paths[0]), os.path.basename(paths[1]), os.path.basename(paths[2]),
             facts["seconds"]))

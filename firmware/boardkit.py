@@ -41,7 +41,7 @@ def link(board, conf, machine=None, network=None):
         import machine
     Pin = machine.Pin
     if hasattr(board, "UART"):
-        from drivers.link import UartLink
+        from drivers.uartlink import UartLink
         u = board.UART
         return UartLink(machine.UART(u["id"], baudrate=u["baudrate"], tx=Pin(u["tx"]),
                                      rx=Pin(u["rx"]), rxbuf=4096, timeout=0))

@@ -1,20 +1,23 @@
 # Boot: read the board profile (board.py) and the pair settings (sdmirror.json), build the
 # controller for this board's role, and run it with the line console. Ctrl-C stops it and
 # leaves the REPL.
-import json
+#
+# Every import but sys happens inside main()'s guard: a board whose MicroPython build lacks
+# a module (or a frozen firmware it expects) prints {"event": "fatal", "detail": ...} and
+# gives the REPL instead of dying with a bare traceback.
+#
+# RAM: a 32-bit board's heap fragments while modules load (each import leaves bytecode,
+# qstrs and small objects scattered through it), and the controller's big buffers then find
+# no block large enough although plenty is free. So the boot goes in stages with a
+# gc.collect() between them, and builds the controller (its buffers: window slots, bitmaps,
+# span digests) right after the modules it needs, before the console and the card's
+# filesystem are touched. The boot event reports the heap it left (alloc, free).
 import sys
-
-import board
-import boardkit
-from console import VERSION, Console
-from mirror.config import Config
-from mirror.volume import MirroredVolume
-from runtime import Runtime
 
 SETTINGS_FILE = "sdmirror.json"
 
 
-def load_settings():
+def load_settings(json):
     try:
         with open(SETTINGS_FILE) as f:
             return json.load(f)
@@ -22,7 +25,10 @@ def load_settings():
         return {}
 
 
-def build(conf):
+def build(board, conf):
+    import gc
+    import boardkit
+    from mirror.config import Config
     settings = dict(board.SETTINGS)
     settings["link_rate"] = boardkit.link_rate(board)
     settings.update(conf.get("settings", {}))
@@ -30,37 +36,57 @@ def build(conf):
         import binascii
         settings["key"] = binascii.unhexlify(conf["key"])
     role = boardkit.role(board, conf)
-    boardkit.register_engines(board)
     cfg = Config(role=role, **settings)
     if role == "primary":
         from mirror.primary import Primary as cls
     else:
         from mirror.secondary import Secondary as cls
+    from runtime import Runtime
+    gc.collect()
+    boardkit.register_engines(board)  # before the node: it takes its engine at construction
+    gc.collect()
     card = boardkit.card(board)
-    return Runtime(cls, cfg, card, boardkit.link(board, dict(conf, role=role)),
-                   boardkit.entropy(board))
+    gc.collect()
+    link = boardkit.link(board, dict(conf, role=role))
+    gc.collect()
+    rt = Runtime(cls, cfg, card, link, boardkit.entropy(board))  # the big buffers
+    gc.collect()
+    return rt
+
+
+def fatal(out, e):
+    detail = "%s: %s" % (type(e).__name__, e)
+    out.write('{"event": "fatal", "detail": "%s"}\n' % detail.replace("\\", "/").replace('"', "'"))
 
 
 def main():
     out = sys.stdout
     try:
-        rt = build(load_settings())
+        import gc
+        import json
+        import board
+        gc.collect()
+        rt = build(board, load_settings(json))
+        from console import VERSION, Console
+        from mirror.volume import MirroredVolume
+        volume = MirroredVolume(rt.node, rt) if rt.node.role == "primary" else rt.card
+        con = Console(rt, board, volume, sys.stdin.buffer if hasattr(sys.stdin, "buffer")
+                      else sys.stdin, out)
+        gc.collect()
     except Exception as e:  # a board that cannot start says why, then gives the REPL
-        out.write(json.dumps({"event": "fatal", "detail": "%s: %s" % (type(e).__name__, e)}))
-        out.write("\n")
+        fatal(out, e)
         return
-    volume = MirroredVolume(rt.node, rt) if rt.node.role == "primary" else rt.card
-    con = Console(rt, board, volume, sys.stdin.buffer if hasattr(sys.stdin, "buffer")
-                  else sys.stdin, out)
     rt.on_event = con.event
-    con.emit({"event": "boot", "detail": {"role": rt.node.role, "board": board.NAME,
-                                          "version": VERSION, "blocks": rt.node.nblocks}})
+    con.emit({"event": "boot", "detail": {
+        "role": rt.node.role, "board": board.NAME, "version": VERSION,
+        "blocks": rt.node.nblocks, "heap": {"alloc": gc.mem_alloc(), "free": gc.mem_free()}}})
     rt.start(con)
     try:
         rt.run_guarded(lambda detail: con.event("fatal", detail))
     except KeyboardInterrupt:
         out.write("\nsdmirror stopped; MicroPython REPL follows\n")
     except MemoryError:
+        import boardkit
         boardkit.reset(board)
 
 

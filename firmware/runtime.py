@@ -5,6 +5,8 @@
 import select
 import time
 
+from micropython import const
+
 try:
     from time import ticks_diff, ticks_ms
 except ImportError:  # CPython (tests, tools): a plain monotonic clock
@@ -18,6 +20,16 @@ from mirror.node import A_EVENT, A_READ, A_WRITE
 from mirror.sched import IdlePolicy
 
 _WAIT_MS = 30000
+# The controller's clock: milliseconds since boot, but moved back every few days so that
+# its times stay small ints on 32-bit ports (below 2^30; a larger int is a heap object
+# there, and 2^30 ms is 12.4 days of uptime). When it reaches REBASE_AT the runtime
+# subtracts (now - KEEP) from it and tells the node, the idle policy and the link to
+# shift their stored times by as much: times in the past stay past (at least KEEP ago),
+# deadlines keep their distance. The board's own clock (time.ticks_ms) wraps on its own;
+# only ticks_diff of two readings is used.
+REBASE_AT = const(1 << 28)  # 3.1 days; deadlines up to 2^29 ms ahead stay small too
+# (REBASE_AT and KEEP are public: tests read them, and const names with _ vanish)
+KEEP = const(1 << 26)  # 18.6 hours
 
 
 class Runtime:
@@ -42,6 +54,15 @@ class Runtime:
         self._now += ticks_diff(t, self._t0)
         self._t0 = t
         return self._now
+
+    def _rebase(self):
+        """Move the clock back (see REBASE_AT); only between two passes of pump()."""
+        d = self._now - KEEP
+        self._now = KEEP
+        self.node.rebase(d)
+        self.policy.rebase(d)
+        if hasattr(self.link, "rebase"):
+            self.link.rebase(d)
 
     # -- actions from the node ------------------------------------------------------------
     def _emit(self, kind, a, b):
@@ -74,9 +95,9 @@ class Runtime:
 
     def wait(self, predicate, timeout_ms=_WAIT_MS):
         """Run the link (not the console) until predicate() holds."""
-        end = self.now() + timeout_ms
+        t0 = ticks_ms()  # the board's clock: pump() may rebase the controller's
         while not predicate():
-            if self.now() > end:
+            if ticks_diff(ticks_ms(), t0) > timeout_ms:
                 raise OSError(110)  # ETIMEDOUT: the secondary did not confirm in time
             self.pump(10, False)
 
@@ -113,6 +134,9 @@ class Runtime:
     def pump(self, timeout_ms, with_console=True):
         node = self.node
         now = self.now()
+        if now >= REBASE_AT:
+            self._rebase()
+            now = self._now
         change = self.link.maintain(now)
         if change == "up":
             node.transport_up(now)

@@ -1,38 +1,16 @@
-# Link transports: a byte stream to the other board. One interface, two media:
-#   UartLink - a UART (always "up": the session's handshake notices a silent peer)
+# Link transports over TCP: a byte stream to the other board.
 #   TcpLink  - a TCP client (Ethernet, Wi-Fi, or the emulator's link proxy), reconnecting
 #   TcpListenLink - the other end: accepts the primary's connection, and the next one
-# Both: poll_obj (for select.poll), read() -> number of bytes received into .rx (a buffer
+# The UART link is drivers/uartlink.py, apart from this module because this one imports
+# `socket`, which a board without networking does not have (a plain Raspberry Pi Pico:
+# ports/rp2 builds `socket` only with MICROPY_PY_NETWORK, e.g. for the Pico W).
+# Every link: poll_obj (for select.poll), read() -> number of bytes received into .rx (a buffer
 # allocated once) or 0, write(mv) -> bytes taken, maintain(now) -> None / "up" / "down"
 # (transport state changes for the node).
 import errno
 import socket
 
 _AGAIN = (errno.EAGAIN, getattr(errno, "EWOULDBLOCK", errno.EAGAIN))
-
-
-class UartLink:
-    def __init__(self, uart, rxbuf=512):
-        self.uart = uart
-        self.poll_obj = uart
-        self.connected = True
-        self.rx = bytearray(rxbuf)
-        self._announced = False
-
-    def maintain(self, now):
-        if not self._announced:
-            self._announced = True
-            return "up"
-        return None
-
-    def read(self):
-        return self.uart.readinto(self.rx) or 0
-
-    def write(self, mv):
-        return self.uart.write(mv) or 0
-
-    def close(self):
-        pass
 
 
 class TcpLink:
@@ -49,6 +27,10 @@ class TcpLink:
         self._next_try = 0
         self._lost = False
         self.rx = bytearray(rxbuf)
+
+    def rebase(self, d):
+        """The runtime's clock moved back by d ms."""
+        self._next_try = max(self._next_try - d, 0)
 
     def maintain(self, now):
         if self._lost:

@@ -119,6 +119,13 @@ class Node:
                          "scans": 0, "io_errors": 0, "refused": 0}
 
     # -- events ----------------------------------------------------------------------
+    def rebase(self, d):
+        """The runtime's clock moved back by d ms: shift every stored time (Session.rebase)."""
+        self.now = max(self.now - d, 0)
+        if self.fg_time is not None:
+            self.fg_time = max(self.fg_time - d, 0)
+        self.session.rebase(d)
+
     def start(self, now):
         """Boot: read both metadata slots; the node is ready once they are loaded."""
         self.now = now

@@ -173,6 +173,11 @@ class Primary(Node):
         the write is recorded in the bitmap."""
         return token <= self.acked_wid
 
+    def rebase(self, d):
+        Node.rebase(self, d)
+        if self._next_scan is not None:
+            self._next_scan = max(self._next_scan - d, 0)
+
     def request_scan(self):
         """Start a full scan as soon as the pair is idle (console `scan`)."""
         self._next_scan = self.now

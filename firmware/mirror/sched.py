@@ -14,6 +14,11 @@ class IdlePolicy:
         """The application used the card at `now`."""
         self._last = now
 
+    def rebase(self, d):
+        """The runtime's clock moved back by d ms."""
+        if self._last is not None:
+            self._last = max(self._last - d, 0)
+
     def may_idle(self, now):
         return self._last is None or now - self._last >= self.quiet_ms
 

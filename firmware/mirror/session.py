@@ -65,6 +65,7 @@ class Session:
         self.peer_nonce = None
         self.state = DOWN
         self.rto = cfg.rto_init_ms
+        self._now = 0  # the time of the bytes receive() is handling
         self._srtt = -1
         self._rttvar = 0
         self.stats = {"frames_out": 0, "bytes_out": 0, "retransmits": 0, "dup_in": 0,
@@ -89,6 +90,20 @@ class Session:
         else:
             self._txt = 0
         self._txh = 0
+
+    def rebase(self, d):
+        """The runtime's clock moved back by d ms (it does so every few days so that times
+        stay small ints on 32-bit ports): shift every stored time with it. A past time
+        older than the new epoch becomes 0, still older than any timeout here."""
+        self._last_rx = max(self._last_rx - d, 0)
+        self._last_tx = max(self._last_tx - d, 0)
+        self._hello_due = max(self._hello_due - d, 0)
+        if self._ack_due >= 0:  # -1: no acknowledgement due
+            self._ack_due = max(self._ack_due - d, 0)
+        self._now = max(self._now - d, 0)
+        st = self._slot_time
+        for i in range(len(st)):
+            st[i] = max(st[i] - d, 0)
 
     def _new_nonce(self):
         self._nonce_count += 1

@@ -46,11 +46,34 @@ def board_value(board, name, default=None, boards_root=BOARDS):
     return default
 
 
+def manifest_modules(board, boards_root=BOARDS):
+    """The profile's own modules that its MicroPython manifest (boards/NAME/manifest.py, or
+    its BASE's) freezes: module("x.py") without a base_path, i.e. from the profile folder."""
+    for b in (board, board_value(board, "BASE", "", boards_root)):
+        path = os.path.join(boards_root, b, "manifest.py") if b else ""
+        if b and os.path.isfile(path):
+            break
+    else:
+        return set()
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id == "module" and node.args and \
+                isinstance(node.args[0], ast.Constant) and \
+                not any(k.arg == "base_path" for k in node.keywords):
+            out.add(node.args[0].value)
+    return out
+
+
 def sources(board, full=False):
     """(source path, path on the board) for every file of the image. A FROZEN profile has
     the firmware in its MicroPython build (boards/NAME/manifest.py): only main.py and the
-    profile's own modules go on its filesystem (a copy there would shadow the frozen one
-    and load into the heap), unless `full`."""
+    profile's modules that its manifest does not freeze go on its filesystem, unless
+    `full`: a copy there would shadow the frozen one and load into the heap (on stm32
+    sys.path is '', '.frozen', '/flash', '/flash/lib' with the current directory /flash,
+    so the filesystem wins; ports/stm32/main.c, py/modsys.c)."""
     if board not in boards():
         raise ImageError("unknown board '%s'; known boards: %s" % (board, ", ".join(boards())))
     out = []
@@ -66,13 +89,14 @@ def sources(board, full=False):
     # flat on the board: the profile is `import board`; a BASE profile lends its modules
     base = board_value(board, "BASE", "")
     mine = {}
+    skip = manifest_modules(board) if frozen else set()
     for b, skip_board in ((base, True), (board, False)):
         if not b:
             continue
         bdir = os.path.join(BOARDS, b)
         for f in sorted(os.listdir(bdir)):
             if f.endswith(".py") and f not in ("__init__.py", "manifest.py") and \
-                    not (skip_board and f == "board.py"):
+                    f not in skip and not (skip_board and f == "board.py"):
                 mine[f] = os.path.join(bdir, f)
     return out + [(mine[f], f) for f in sorted(mine)]
 

@@ -15,8 +15,8 @@ def test_every_profile_builds(tmp_path):
 
 
 def test_a_profile_borrows_its_base_profiles_modules():
-    names = [dest for _, dest in fi.sources("stm32f4_renode")]
-    srcs = dict((dest, src) for src, dest in fi.sources("stm32f4_renode"))
+    names = [dest for _, dest in fi.sources("stm32f4_renode", full=True)]
+    srcs = dict((dest, src) for src, dest in fi.sources("stm32f4_renode", full=True))
     assert "crc_hw.py" in names and srcs["crc_hw.py"].endswith("boards/stm32f4/crc_hw.py")
     assert srcs["board.py"].endswith("boards/stm32f4_renode/board.py")
 
@@ -31,3 +31,10 @@ def test_a_frozen_profile_gets_only_its_boot_script_and_profile(tmp_path):
     files = fi.build("esp32", str(tmp_path / "esp32"))
     assert files == ["main.py", "board.mpy"]  # the rest is in the MicroPython build
     assert "mirror/node.mpy" in fi.build("rp2040", str(tmp_path / "rp2040"))
+
+
+def test_a_frozen_profile_does_not_shadow_what_its_manifest_freezes(tmp_path):
+    # stm32f4's manifest freezes crc_hw.py: a copy on /flash would come first in sys.path
+    assert "crc_hw.py" in fi.manifest_modules("stm32f4")
+    assert fi.build("stm32f4", str(tmp_path / "f4")) == ["main.py", "board.mpy"]
+    assert "crc_hw.mpy" in fi.build("stm32f4", str(tmp_path / "full"), full=True)

@@ -31,8 +31,17 @@ def test_outage_scenarios_copy_only_what_changed(small):
     assert 1.0 < ours["ratio"] < 2.0
 
 
-@pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync not installed")
+def test_without_rsync_its_baselines_are_null_and_say_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no rsync on it
+    a = bytes(4096)
+    assert resync.rsync_all((a, a)) == {"rsync_B512": None, "rsync_B4096": None,
+                                        "rsync_default": None}
+    assert "apt-get install rsync" in resync.rsync_missing()
+
+
+@pytest.mark.skipif(shutil.which("rsync") is None, reason="needs rsync: apt-get install rsync")
 def test_rsync_wire_counts_what_rsync_reports():
+    assert resync.rsync_missing() is None
     import random
     a = random.Random(1).randbytes(64 * 1024)
     b = bytearray(a)

@@ -89,6 +89,14 @@ def lost_bitmap(differ, method):
 
 
 # -- rsync baseline ------------------------------------------------------------------------
+def rsync_missing():
+    """Why the rsync baselines are null (a line to print), or None when rsync is installed:
+    rsync is an optional oracle, the benchmark runs without it."""
+    if shutil.which("rsync") is None:
+        return "rsync not installed (apt-get install rsync): rsync baselines skipped"
+    return None
+
+
 def rsync_wire(primary, secondary, block_size=None):
     """Bytes rsync sends plus receives to bring `secondary` to `primary` (local transfer,
     delta algorithm forced); None when rsync is not installed."""
@@ -128,6 +136,9 @@ def rsync_all(images):
 def run(progress=print):
     res = {"volume_bytes": VOLUME * BLOCK, "goals": GOALS, "baselines": {}}
     base = res["baselines"]
+    base["rsync_missing"] = rsync_missing()
+    if base["rsync_missing"]:
+        progress(base["rsync_missing"])
 
     def note(name):
         progress("  " + name)

@@ -9,7 +9,8 @@ EXAMPLE = """example:
   sdmirror bench resync --json > resync.json
 
 Takes a few minutes (every scenario runs a 64 MiB pair in virtual time). rsync baselines
-need rsync installed (apt-get install rsync); without it they are null."""
+need rsync installed (apt-get install rsync); without it they are null (n/a in the table)
+and the rest runs as usual."""
 
 
 def table(res):
@@ -41,6 +42,8 @@ def table(res):
         "<= %.2f x" % g["sequential_ratio"])
     console = Console(width=max(Console().width, 170))  # ten columns: keep them readable in logs
     console.print(t)
+    if b.get("rsync_missing"):
+        console.print(b["rsync_missing"])
     lat = res["scan_latency"]
     console.print(
         "UART goodput: %.3f of 11,520 B/s (goal >= %.2f)\n"

@@ -30,13 +30,12 @@ def _pyfatfs():
             # pyfatfs imports PyFilesystem2 (`fs`), whose package __init__ still calls
             # pkg_resources.declare_namespace: deprecation noise, nothing to act on here
             warnings.simplefilter("ignore")
-            from pyfatfs import PyFATException
             from pyfatfs.FatIO import FatIO
             from pyfatfs.PyFat import PyFat
     except ImportError as e:
         raise FatError("cannot import pyfatfs (%s): run `make .venv` (or pip install -r "
                        "requirements.txt)" % e) from None
-    return PyFat, FatIO, PyFATException
+    return PyFat, FatIO
 
 
 def _name(entry):
@@ -60,7 +59,7 @@ class FatImage:
     case-insensitive, as FAT's are."""
 
     def __init__(self, image):
-        PyFat, self._FatIO, self._error = _pyfatfs()
+        PyFat, self._FatIO = _pyfatfs()
         self.image = image
         self._entries = None
         try:
@@ -97,7 +96,7 @@ class FatImage:
             out = []
             try:
                 self._walk(self._fat.root_dir, "", out)
-            except self._error as e:
+            except Exception as e:  # damaged directories: PyFATException, or a parser trip
                 raise FatError("%s: the directory tree is unreadable (%s)"
                                % (self.image, _one_line(e))) from None
             self._entries = out
@@ -130,7 +129,8 @@ class FatImage:
         try:
             with self._FatIO(self._fat, entry.get_full_path()) as f:
                 data = f.read()
-        except (self._error, OSError) as e:
+        except Exception as e:  # PyFATException, OSError, or its own trips on a damaged
+            # FAT (a cluster chain shorter than the file raises StopIteration in FatIO)
             raise FatError("%s: cannot read %s (%s)" % (self.image, path, _one_line(e))) from None
         if len(data) != entry.filesize:  # a cluster chain shorter than the size says
             raise FatError("%s: %s holds %d bytes, its directory entry says %d"
@@ -154,7 +154,7 @@ class FatImage:
 
 def _one_line(e):
     text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    return "%s: %s" % (type(e).__name__, text[0]) if text else type(e).__name__
 
 
 def sha256(data):

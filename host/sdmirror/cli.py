@@ -20,6 +20,7 @@ COMMANDS = (
     ("emu", "sdmirror.emu.cli", "run the emulated pair (MicroPython VMs, card models, link)"),
     ("sim", "sdmirror.sim.cli", "deterministic simulation: fault campaigns, power-loss sweep"),
     ("bench", "sdmirror.commands.bench", "benchmarks (resync link bytes against baselines)"),
+    ("renode-files", "sdmirror.commands.renode_files", "flash filesystem and card images for the Renode pair (boards/renode)"),
 )
 
 USAGE = """usage: sdmirror COMMAND [ARGS...]

@@ -27,10 +27,10 @@ def boards():
                   if os.path.isfile(os.path.join(BOARDS, d, "board.py")))
 
 
-def board_value(board, name, default=None, boards_root=BOARDS):
+def board_value(board, name, default=None, boards_root=None):
     """A constant of a board profile (HEAP, MPY_ARCH, BASE...), read from its source without
     running it (the profile imports nothing until a board runs it, but we don't rely on it)."""
-    path = os.path.join(boards_root, board, "board.py")
+    path = os.path.join(boards_root or BOARDS, board, "board.py")
     with open(path) as f:
         tree = ast.parse(f.read(), path)
     for node in tree.body:

@@ -9,7 +9,7 @@ import boardkit
 from emu.sdcard_model import EmuPin, EmuSPI, SDCardModel
 from mirror.config import Config
 
-BOARDS = ("rp2040", "stm32f4", "stm32f4_renode", "esp32", "emu")
+BOARDS = ("rp2040", "stm32f4", "renode", "esp32", "emu")
 
 
 def load(name):
@@ -92,7 +92,7 @@ def test_every_profile_states_its_budget_and_valid_settings():
 
 
 def test_spi_boards_bring_up_the_card_on_their_pins():
-    for name in ("rp2040", "stm32f4", "stm32f4_renode", "esp32"):
+    for name in ("rp2040", "stm32f4", "esp32"):
         b = load(name)
         m = FakeMachine()
         dev = boardkit.card(b, m)
@@ -107,7 +107,7 @@ def test_spi_boards_bring_up_the_card_on_their_pins():
 
 
 def test_uart_boards_open_their_uart_at_the_line_rate():
-    for name in ("rp2040", "stm32f4", "stm32f4_renode"):
+    for name in ("rp2040", "stm32f4"):
         b = load(name)
         m = FakeMachine()
         link = boardkit.link(b, {"role": "primary"}, m)

@@ -14,11 +14,15 @@ def test_every_profile_builds(tmp_path):
                        if f not in ("main.py",) and not f.endswith("__init__.py"))
 
 
-def test_a_profile_borrows_its_base_profiles_modules():
-    names = [dest for _, dest in fi.sources("stm32f4_renode", full=True)]
-    srcs = dict((dest, src) for src, dest in fi.sources("stm32f4_renode", full=True))
-    assert "crc_hw.py" in names and srcs["crc_hw.py"].endswith("boards/stm32f4/crc_hw.py")
-    assert srcs["board.py"].endswith("boards/stm32f4_renode/board.py")
+def test_a_profile_borrows_its_base_profiles_modules(tmp_path, monkeypatch):
+    for name, text in (("base", 'NAME = "base"\n'), ("derived", 'NAME = "derived"\nBASE = "base"\n')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "board.py").write_text(text)
+    (tmp_path / "base" / "crc_hw.py").write_text("")
+    monkeypatch.setattr(fi, "BOARDS", str(tmp_path))
+    srcs = dict((dest, src) for src, dest in fi.sources("derived", full=True))
+    assert srcs["crc_hw.py"] == str(tmp_path / "base" / "crc_hw.py")
+    assert srcs["board.py"] == str(tmp_path / "derived" / "board.py")
 
 
 def test_unknown_board_is_a_clear_error():

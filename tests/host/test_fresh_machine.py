@@ -21,13 +21,17 @@ SYSTEM_TOOLS = ("mdir", "mcopy", "mtype", "mformat", "fsck.vfat", "fsck.fat", "m
 TESTS = ["tests/host/test_cli_demo.py::test_quick_demo_tells_the_story_and_reports",
          "tests/system/test_pair_emulated.py::"
          "test_fat_files_written_on_the_primary_are_in_the_secondarys_image",
+         "tests/system/test_pair_emulated.py::test_mtools_reads_the_secondarys_files_too",
+         "tests/system/test_pair_emulated.py::test_fsck_vfat_finds_the_secondarys_fat_clean",
          "tests/host/test_fatimg.py",
          "tests/host/test_bench.py::"
          "test_without_rsync_its_baselines_are_null_and_say_what_to_install",
          "tests/host/test_bench.py::test_rsync_wire_counts_what_rsync_reports"]
 # tests that need a system tool: skipped on the fresh PATH, with this package named
 ORACLES = {"test_mtools_reads_the_same_files": "apt-get install mtools",
+           "test_mtools_reads_the_secondarys_files_too": "apt-get install mtools",
            "test_fsck_vfat_finds_vfsfat_images_clean_and_damage_not": "apt-get install dosfstools",
+           "test_fsck_vfat_finds_the_secondarys_fat_clean": "apt-get install dosfstools",
            "test_rsync_wire_counts_what_rsync_reports": "apt-get install rsync"}
 
 try:

@@ -37,7 +37,7 @@ def mtools_files(image):
     for line in _run([mdir, "-b", "-/", "-i", image, "::"]).splitlines():
         path = line.strip()
         if path.startswith("::/") and not path.endswith("/"):
-            out[path[2:].lower()] = _run([mcopy, "-n", "-i", image, "::" + path, "-"], text=False)
+            out[path[2:].lower()] = _run([mcopy, "-n", "-i", image, path, "-"], text=False)
     return out
 
 

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+import fatoracle
 from emupair import EmuPair, block_hex
 from sdmirror.demo import fatimg
 
@@ -84,21 +85,44 @@ def test_silent_corruption_on_the_secondary_is_repaired_by_the_periodic_scan(pai
     assert pair.differing() == []
 
 
-def test_fat_files_written_on_the_primary_are_in_the_secondarys_image(pair):
-    assert pair.p.checked("fs mkfs", timeout=60)["ok"]
-    written = {}
-    for i, name in enumerate(("notes.txt", "data.bin", "log.csv")):
-        r = pair.p.checked("fs write /%s %d %d" % (name, 3000 + 5000 * i, i), timeout=60)
-        written[name] = r["sha256"]
+def fat_files(pair):
+    """`fs mkfs` and three files on the primary, once per pair, mirrored: {path: sha256 the
+    primary's application reported}."""
+    if getattr(pair, "fat_written", None) is None:
+        assert pair.p.checked("fs mkfs", timeout=60)["ok"]
+        written = {}
+        for i, name in enumerate(("notes.txt", "data.bin", "log.csv")):
+            r = pair.p.checked("fs write /%s %d %d" % (name, 3000 + 5000 * i, i), timeout=60)
+            written["/" + name] = r["sha256"]
+        pair.fat_written = written
     pair.wait_synced()
     assert pair.differing() == []
+    return pair.fat_written
+
+
+def test_fat_files_written_on_the_primary_are_in_the_secondarys_image(pair):
+    written = fat_files(pair)
     # the secondary's image alone, read on the host by pyfatfs (not MicroPython's FatFs):
     # the names as the primary wrote them, every file's bytes those the primary reported
-    fin = fatimg.check_files(pair.image("secondary"), {"/" + n: h for n, h in written.items()})
-    assert sorted(f["path"] for f in fin["files"]) == sorted("/" + n for n in written)
+    fin = fatimg.check_files(pair.image("secondary"), written)
+    assert sorted(f["path"] for f in fin["files"]) == sorted(written)
     assert fin["ok"] and all(f["match"] for f in fin["files"]), fin
     assert [f["bytes"] for f in sorted(fin["files"], key=lambda f: f["path"])] == [
         8000, 13000, 3000]  # data.bin, log.csv, notes.txt
+
+
+def test_mtools_reads_the_secondarys_files_too(pair):
+    fatoracle.need("mdir", "mcopy")  # an extra oracle: skips without mtools
+    written = fat_files(pair)
+    theirs = fatoracle.mtools_files(pair.image("secondary"))
+    assert {p: fatimg.sha256(data) for p, data in theirs.items()} == written
+
+
+def test_fsck_vfat_finds_the_secondarys_fat_clean(pair):
+    fatoracle.need("fsck.vfat")  # an extra oracle: skips without dosfstools
+    fat_files(pair)
+    clean, out = fatoracle.fsck(pair.image("secondary"))
+    assert clean, out
 
 
 def test_mpremote_copies_a_file_and_soft_resets(pair, tmp_path):

@@ -9,6 +9,7 @@ table), so the image is opened at offset 0. The card's last two blocks (the boar
 metadata) lie beyond the filesystem's end and are never read as part of it.
 """
 import hashlib
+import os
 import warnings
 
 from sdmirror.verify import BLOCK, volume_blocks
@@ -139,7 +140,7 @@ class FatImage:
 
     def listing(self):
         """The tree as text, one line per entry: size, modification time, path."""
-        lines = ["%s filesystem on %s" % (self.fat_type, self.image)]
+        lines = ["%s filesystem on %s" % (self.fat_type, os.path.basename(self.image))]
         total = 0
         for path, e in self.entries():
             when = e.get_mtime().strftime("%Y-%m-%d %H:%M")

@@ -16,7 +16,7 @@ SHELL := bash
 # about them once per package. Drop just those lines (pipefail keeps pip's status).
 PIPQUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: venv .venv test mpycheck mpytest pytest demo bench clean distclean
+.PHONY: venv .venv test mpycheck mpytest pytest demo bench renode-test clean distclean
 
 venv .venv: $(STAMP)
 
@@ -50,6 +50,23 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench/run.py
+
+# The Renode pair's robot tests (tests/renode/, boards/renode/README.md). Renode is not in the
+# registries our machines reach: without renode-test on PATH this says so and succeeds.
+# MICROPYTHON_ELF: MicroPython's NUCLEO_F767ZI build (ports/stm32 build-NUCLEO_F767ZI/firmware.elf).
+RENODE_FILES ?= build/renode
+RENODE_KEY   ?= 5ec7e75ec7e75ec7e75ec7e75ec7e75e
+renode-test:
+	@if ! command -v renode-test >/dev/null 2>&1; then \
+	  echo "renode-test: skipped: renode-test is not on PATH (install Renode: boards/renode/README.md)"; \
+	  exit 0; fi; \
+	if [ -z "$(MICROPYTHON_ELF)" ] || [ ! -f "$(MICROPYTHON_ELF)" ]; then \
+	  echo "renode-test: MICROPYTHON_ELF=$(MICROPYTHON_ELF) is not a file: give MicroPython's NUCLEO_F767ZI firmware.elf" >&2; \
+	  exit 2; fi; \
+	$(MAKE) --no-print-directory $(STAMP) && \
+	$(BIN)/sdmirror renode-files $(RENODE_FILES) --key $(RENODE_KEY) && \
+	renode-test $(RENODE_ARGS) --variable MICROPYTHON:$(abspath $(MICROPYTHON_ELF)) \
+	  --variable FILES:$(abspath $(RENODE_FILES)) tests/renode/sdmirror.robot
 
 clean:
 	rm -rf build demo-report .emu .pytest_cache .hypothesis

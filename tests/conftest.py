@@ -13,6 +13,7 @@ except ImportError:  # pytest run outside the venv, package not installed
 fwpath.install()
 sys.path.insert(0, os.path.join(HERE, "firmware"))
 sys.path.insert(0, os.path.join(HERE, "system"))  # emupair: the emulated pair fixture
+sys.path.insert(0, os.path.join(HERE, "renode"))  # renode_sdcard: Renode's card model
 
 
 import pytest  # noqa: E402

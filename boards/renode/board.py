@@ -16,6 +16,8 @@
 #   the other board's through a UART hub.
 # Only what Renode models is used: no Ethernet, no CRC unit (Renode's STM32_CRC model is
 # not checked against the real unit here), software checksums.
+from renode_card import RenodeSDCard  # our driver, adapted to the OCR byte order of Renode's card
+
 NAME = "renode"
 # RAM: 384 KiB SRAM at 0x20020000 less a 32 KiB stack (ports/stm32/boards/stm32f767.ld);
 # .data/.bss of a build with lwIP and mbedTLS come off that too. 256 KiB is an estimate
@@ -34,10 +36,9 @@ CARD_BLOCKS = 16384
 
 def card():
     import machine
-    from drivers.sdcard import SDCard
     spi = machine.SPI(SPI["id"], baudrate=400000, polarity=0, phase=0)
     cs = machine.Pin(SPI["cs"], machine.Pin.OUT, value=1)
-    dev = SDCard(spi, cs, baudrate=SPI["baudrate"])
+    dev = RenodeSDCard(spi, cs, baudrate=SPI["baudrate"])
     if dev.sectors > CARD_BLOCKS:
         dev.sectors = CARD_BLOCKS
     return dev

@@ -65,6 +65,7 @@ def test_each_board_gets_a_mountable_filesystem_with_its_role(tmp_path, run_cli)
         assert files["conf"] == {"role": role, "key": KEY, "settings": {"scan_period_ms": 60000}}
         assert files["SKIPSD"] == 0  # keeps MicroPython off the SDMMC slot
         assert "main.py" in files and "board.mpy" in files and "mirror/node.mpy" in files
+        assert "renode_card.mpy" in files  # the profile's own module, flat beside it
         assert (out / ("%s-card.img" % role)).stat().st_size == 0
     assert "KiB free" in text
 

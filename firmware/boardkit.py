@@ -7,7 +7,29 @@
 import os
 
 
+ROLE_FILE = "sdmirror.role"
+
+
+def saved_role():
+    """The role an operator's promote/demote/settle gave this board, kept across resets
+    (it outranks the configured one; `sdmirror flash --role` removes the file)."""
+    try:
+        with open(ROLE_FILE) as f:
+            r = f.read().strip()
+    except OSError:
+        return None
+    return r if r in ("primary", "secondary") else None
+
+
+def save_role(r):
+    with open(ROLE_FILE, "w") as f:
+        f.write(r)
+
+
 def role(board, conf):
+    saved = saved_role()
+    if saved is not None:
+        return saved
     if hasattr(board, "role"):
         return board.role(conf)
     r = conf.get("role")

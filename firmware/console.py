@@ -19,7 +19,11 @@ HELP = {
     "bitmap [N]": "dirty-region bitmap folded into N characters",
     "read N": "hex of block N",
     "write N HEX": "write block N (primary: mirrored)",
-    "inject FAULT": "link-down | link-up | drop-bitmap | corrupt-block N | reboot",
+    "inject FAULT": "link-down|link-up|drop-bitmap|corrupt-block N|reboot|bad-block N|"
+                    "card-dead|card-back",
+    "promote": "secondary, primary gone: lead",
+    "demote": "old primary: follow the new one",
+    "settle --discard-this-side": "split: this side follows, its changes dropped",
     "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH": "FAT filesystem on the volume",
 }
 
@@ -37,6 +41,7 @@ class Console:
         self.out = out
         self._line = bytearray()
         self._fs = None
+        self.on_role = None  # called with the new role after promote/demote/settle (main.py)
 
     def emit(self, obj):
         self.out.write(json.dumps(obj))
@@ -153,7 +158,8 @@ class Console:
         return {"block": n, "ok": True}
 
     def cmd_inject(self, args):
-        self._args(args, 1, "inject link-down|link-up|drop-bitmap|corrupt-block N|reboot")
+        self._args(args, 1, "inject link-down|link-up|drop-bitmap|corrupt-block N|reboot|"
+                   "bad-block N|card-dead|card-back")
         rt = self.rt
         what = args[0]
         if what == "link-down":
@@ -173,6 +179,22 @@ class Console:
             rt.card.readblocks(n, buf)
             buf[random.getrandbits(9)] ^= 1 << random.getrandbits(3)
             rt.card.writeblocks(n, buf)  # behind the mirror's back: silent corruption
+        elif what in ("bad-block", "card-dead", "card-back"):
+            model = getattr(rt.card, "model", None)
+            if model is None:
+                raise CommandError("%s needs an emulated card (this board has a real one)" %
+                                   what)
+            if what == "bad-block":
+                self._args(args, 2, "inject bad-block N")
+                n = self._int(args[1], "block")
+                if not 0 <= n < rt.node.nblocks:
+                    raise CommandError("block %d outside the volume" % n)
+                model.bad.add(n)  # reads fail until the block is written again
+            elif what == "card-dead":
+                model.remove()
+            else:
+                model.insert()
+                rt.card.init_card()
         elif what == "reboot":
             self.emit({"cmd": "inject", "ok": True})
             import boardkit
@@ -180,6 +202,19 @@ class Console:
         else:
             raise CommandError("unknown fault '%s'" % what)
         return {"ok": True, "fault": what}
+
+    # -- role changes: rolecmds.py, loaded when first used (RAM) -------------------------
+    def cmd_promote(self, args):
+        import rolecmds
+        return rolecmds.promote(self)
+
+    def cmd_demote(self, args):
+        import rolecmds
+        return rolecmds.demote(self)
+
+    def cmd_settle(self, args):
+        import rolecmds
+        return rolecmds.settle(self, args)
 
     def _filesystem(self):
         import vfs

@@ -37,6 +37,9 @@ def build(board, conf):
         settings["key"] = binascii.unhexlify(conf["key"])
     role = boardkit.role(board, conf)
     cfg = Config(role=role, **settings)
+    # the link keeps its configured direction (on TCP the secondary listens) whatever the
+    # role an operator has given the board since
+    link_role = conf.get("role") or role
     if role == "primary":
         from mirror.primary import Primary as cls
     else:
@@ -47,7 +50,7 @@ def build(board, conf):
     gc.collect()
     card = boardkit.card(board)
     gc.collect()
-    link = boardkit.link(board, dict(conf, role=role))
+    link = boardkit.link(board, dict(conf, role=link_role))
     gc.collect()
     rt = Runtime(cls, cfg, card, link, boardkit.entropy(board))  # the big buffers
     gc.collect()
@@ -77,6 +80,8 @@ def main():
         fatal(out, e)
         return
     rt.on_event = con.event
+    import boardkit
+    con.on_role = boardkit.save_role
     con.emit({"event": "boot", "detail": {
         "role": rt.node.role, "board": board.NAME, "version": VERSION,
         "blocks": rt.node.nblocks, "heap": {"alloc": gc.mem_alloc(), "free": gc.mem_free()}}})

@@ -41,6 +41,8 @@ class Runtime:
         self._t0 = ticks_ms()
         self._now = 0
         self.policy = IdlePolicy()
+        self.cfg = cfg
+        self.entropy = entropy
         self.node = node_cls(cfg, card.ioctl(4, 0), self._emit, entropy)
         self._poll_link = select.poll()
         self._poll_all = select.poll()

@@ -49,6 +49,10 @@
 #   busy          the next accepted write stays busy (0x00) until power_cycle()
 #   removed       card pulled: DO reads 0xFF, nothing is heard ('inserted' or insert()
 #                 puts it back, powered up afresh: the host must initialise it again)
+#   bad           a set of block numbers that read as the data error token 0x01 (an
+#                 uncorrectable ECC error) until written again: a card's controller maps
+#                 a fresh page in on a write, which is why md RAID1 rewrites a block that
+#                 failed a read
 # Counters: commands, cmd_counts[index], blocks_read, blocks_written, cmd_crc_errors,
 # data_crc_errors (stats() returns them as a dict).
 #
@@ -166,6 +170,7 @@ class SDCardModel:
         self.data_crc_errors = 0
         for kind in FAULT_KINDS:
             setattr(self, kind + "_faults", 0)
+        self.bad = set()  # blocks that fail reads until written (ECC errors)
         self._removed = False
         self._sel = False
         self.power_cycle()
@@ -643,12 +648,13 @@ class SDCardModel:
             self._rd = _RD_DEAD
             self._olen = 0
             return
-        if lba >= self.blocks or self.read_error_faults:
+        if lba >= self.blocks or self.read_error_faults or lba in self.bad:
             if lba >= self.blocks:
                 ob[0] = ERR_TOKEN_RANGE
                 self._status |= R2_OUT_OF_RANGE
             else:
-                self.read_error_faults -= 1
+                if lba not in self.bad:
+                    self.read_error_faults -= 1
                 ob[0] = ERR_TOKEN_ERROR
                 self._status |= R2_ERROR
             self._olen = 1
@@ -705,6 +711,7 @@ class SDCardModel:
             resp = DR_WRITE_ERROR
         else:
             self._write_store(lba, self._rxdata)
+            self.bad.discard(lba)
             self.blocks_written += 1
             self._wlba = lba + 1
             self._well += 1

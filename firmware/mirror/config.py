@@ -10,6 +10,9 @@ _DEFAULTS = {
     "alg": "crc32",            # per-block checksum, agreed at handshake
     "comparer": "secondary",   # which side compares scan results (claims 3 and 5)
     "mode": "async",           # sync: ack app writes once the secondary has them durably
+    "degraded": "continue",    # sync, secondary unreachable: "continue" on this card alone
+                               # (DRBD's default) or "refuse": wait, then fail the write
+    "degraded_ms": 10000,      # degraded=refuse: how long a write waits for the secondary
     "key": None,               # shared secret (bytes): authenticate every frame
     "window": 8,               # frames in flight on the link
     "frame_blocks": 8,         # data blocks per frame; payload size follows from it
@@ -51,6 +54,10 @@ class Config:
             raise ValueError("scan_mode must be tree or flat, not %r" % (self.scan_mode,))
         if self.mode not in MODES:
             raise ValueError("mode must be async or sync, not %r" % (self.mode,))
+        if self.degraded not in ("continue", "refuse"):
+            raise ValueError("degraded must be continue or refuse, not %r" % (self.degraded,))
+        if self.degraded_ms < 1:
+            raise ValueError("degraded_ms must be at least 1")
         if self.key is not None and len(self.key) < 16:
             raise ValueError("key must be at least 16 bytes")
         for name in ("window", "frame_blocks", "chunk_blocks", "max_epochs", "cache_bytes"):

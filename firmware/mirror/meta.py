@@ -24,6 +24,9 @@ SLOTS = const(2)
 PEER_SYNCED = const(1)  # primary: the secondary holds this generation
 CONSISTENT = const(2)   # secondary: the data is a complete copy of `gen`
 ZERO = bytes(8)
+# what a refusal over diverged histories tells the operator to do (roles.py)
+SETTLE_HINT = "on the side whose changes are to be dropped run " \
+              "'sdmirror settle PORT --discard-this-side'"
 _FMT = "<8sBBBx8s8sI"
 _SIZE = const(32)
 

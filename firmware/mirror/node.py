@@ -41,6 +41,7 @@ _IO_JOB = const(0)
 IO_WRITE = const(1)
 _IO_META = const(2)
 _IO_META_READ = const(3)
+IO_OWNED = const(4)  # (IO_OWNED, owner, what): owner.io_done(ok, what) (heal.py)
 _FG_RECENT_MS = const(1000)  # foreground seen this recently: background reads shrink
 _META_TRIES = const(4)  # extra reads of the metadata block when one fails at boot
 
@@ -83,6 +84,8 @@ class Node:
         self.meta = Meta()
         self.log = WriteLog()
         self.peer = None
+        self.split = False  # refused over generations: an operator must settle it (roles.py)
+        self.refusal = None
         # storage requests in flight, oldest first: (kind, a, b)
         self._io = []
         self._rbuf = bytearray(cfg.chunk_blocks * 512)
@@ -104,6 +107,7 @@ class Node:
         self._jval = None
         self._job_gen = 0
         self._job_io = (_IO_JOB, 0, 0)  # the record of a job's read in the storage queue
+        self._job_req = (0, 0)  # (block, count) of the job's read in flight
         self._obuf = bytearray(cfg.max_payload)
         self._dig = bytearray(cfg.chunk_blocks * self.dsize)
         # full scans: group digests in RAM, then a root digest over them
@@ -179,12 +183,15 @@ class Node:
                     self._jstate = _J_RUN
                     self._jval = ok
                 else:
+                    self._bg_read_failed(self._job_req[0], self._job_req[1])
                     # The read buffer still holds older bytes: a digest or a block copied
                     # from it would be wrong. Start the session over, as on a failed write:
                     # unconfirmed work goes back to dirty and is redone after reconnecting.
                     self.session.restart(now, "storage error")
         elif kind == IO_WRITE:
             self._write_done(ok, a, b)
+        elif kind == IO_OWNED:
+            a.io_done(ok, b)
         elif kind == _IO_META:
             self._metas_done += 1
             if not ok:
@@ -238,6 +245,7 @@ class Node:
         else:
             block, count = req
             self._jstate = _J_IO
+            self._job_req = req
             self._io.append(self._job_io)
             self.emit(A_READ, block, self._rchunk if count == self._chunk else
                       self._rmv[:count * 512])
@@ -292,6 +300,10 @@ class Node:
         """Why this pair cannot work together, or None."""
         peer = self.peer
         if peer["role"] == ROLE_CODE[self.role]:
+            if self.role == "primary":
+                from mirror import roles  # rare: not resident in RAM until needed
+                self.split = True
+                return roles.split_problem(self)
             return "both boards are configured as %s" % self.role
         if peer["alg"] != self.cfg.alg:
             return "checksum differs: %s here, %s on the peer" % (self.cfg.alg, peer["alg"])
@@ -319,6 +331,9 @@ class Node:
         self._event("refused", reason)
 
     def _meta_written(self, ok):
+        pass
+
+    def _bg_read_failed(self, block, count):
         pass
 
     def _write_meta(self):

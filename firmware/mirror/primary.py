@@ -10,14 +10,17 @@
 # Work is issued in epochs; a region stays `pending` until its epoch is confirmed, and goes
 # back to dirty if the link drops first.
 import struct
+from micropython import const
 
 from mirror import proto as P
 from mirror.bitmap import DirtyBitmap
-from mirror.meta import PEER_SYNCED, relation
+from mirror.heal import PeerReads
+from mirror.meta import PEER_SYNCED, SETTLE_HINT, relation
 from mirror.node import INFO_BITMAP, INFO_CONSISTENT, Node
 from mirror.tree import span_for
 
 _W_HDR = 8  # wid u32, block u32
+_LOST_MAX = const(64)  # blocks remembered as lost (heal.py)
 
 
 class Primary(Node):
@@ -41,7 +44,15 @@ class Primary(Node):
         self._next_scan = None
         self._gen_count = 0
         self.counters.update({"writes_forwarded": 0, "writes_degraded": 0, "pull_ahead": 0,
-                              "resyncs": 0, "degraded_acks": 0})
+                              "resyncs": 0, "degraded_acks": 0, "healed_reads": 0,
+                              "healed_blocks": 0, "unreadable_both": 0, "degraded_refused": 0,
+                              "lost_blocks": 0})
+        self.reads = PeerReads(self)  # blocks our card cannot read, from the secondary's
+        self.lost = []  # blocks whose newest data our card lost (heal.py): reads fail
+        # degraded=refuse: writes up to this token may not be on the secondary until a
+        # resync has carried them (0: none)
+        self._lost_upto = 0
+        self._lost_from = 0
 
     # -- boot and pairing ------------------------------------------------------------
     def _meta_loaded(self, ok):
@@ -67,6 +78,45 @@ class Primary(Node):
     def _info_flags(self):
         return INFO_BITMAP if self.bitmap.valid else 0
 
+    def took_over(self):
+        """Just promoted (roles.py): the card is the whole truth as of now, so the bitmap
+        is valid and clean; writes from this moment mark it."""
+        self.bitmap.clear_all()
+        self._need_full = False
+
+    def can_fetch(self, block, n):
+        """Does the secondary hold the newest acknowledged contents of these blocks? Paired,
+        no full scan owed, their regions neither dirty nor being resynced."""
+        if not self.paired or self._need_full or self._flat or not self.bitmap.valid:
+            return False
+        bm = self.bitmap
+        rb = bm.region_blocks
+        for r in range(block // rb, (block + n - 1) // rb + 1):
+            if bm.is_dirty(r) or self.pending.is_dirty(r):
+                return False
+        return True
+
+    def declare_lost(self, block):
+        if block not in self.lost and len(self.lost) < _LOST_MAX:
+            self.lost.append(block)
+        self.counters["lost_blocks"] += 1
+        # unreadable here, and the secondary's copy may be older: reads fail until written
+        self._event("lost", block)
+
+    def is_lost(self, block, n):
+        for b in self.lost:
+            if block <= b < block + n:
+                return True
+        return False
+
+    def _bg_read_failed(self, block, count):
+        self._event("unreadable", [block, count])
+        self.reads.unreadable(block, count)
+
+    def _flush_control(self):
+        self.reads.flush()
+        self.reads.step()
+
     def _paired_check(self):
         problem = self._pair_problem()
         peer = self.peer
@@ -75,15 +125,19 @@ class Primary(Node):
                                                                        self.nblocks)
         rel = relation(self.meta.gen, self.meta.parent, peer["gen"], peer["parent"])
         if problem is None and rel == "newer":
+            self.split = True
             problem = "the secondary holds newer data (it was written as a primary); " \
-                      "refusing to copy older data over it"
+                      "refusing to copy older data over it: " + SETTLE_HINT
         if problem is None and rel == "diverged":
-            problem = "histories diverged: both cards were written while apart"
+            self.split = True
+            problem = "histories diverged: both cards were written while apart: " + \
+                SETTLE_HINT
         if problem is not None:
             self._refuse(problem)
             self._send_now(P.T_REFUSE, problem.encode())
             return
         self._send_now(P.T_START, self.meta.gen + self.meta.parent)
+        self.split = False
         self.paired = True
         self._syncing = True
         self.counters["resyncs"] += 1
@@ -93,19 +147,27 @@ class Primary(Node):
             self._need_full = True
         self._event("paired", "full scan" if self._need_full else
                     "bitmap: %d dirty regions" % self.bitmap.count())
+        self.reads.step()
 
     def on_lost(self, reason):
         bm = self.bitmap
         for w in self._inflight:
             bm.mark(w[1], w[2])
-        self.counters["degraded_acks"] += len(self._inflight)
+        waiting = len(self._inflight)
         self._inflight = []
         self._unsent = []
         self._stale = False
-        # Writes still waiting for the secondary complete now, in degraded mode: they are
-        # on our card and in the bitmap, and the resync will carry them (as DRBD's
-        # protocol C does once the peer is declared gone).
-        self.acked_wid = self._next_wid - 1
+        self.reads.lost()
+        if self.cfg.degraded == "refuse":
+            # they are on our card and in the bitmap, not on the secondary: durable only
+            # once the resync after reconnecting has carried them
+            self._lose_from_here(self._next_wid - 1)
+        else:
+            # Writes still waiting for the secondary complete now, in degraded mode: they
+            # are on our card and in the bitmap, and the resync will carry them (as DRBD's
+            # protocol C does once the peer is declared gone).
+            self.counters["degraded_acks"] += waiting
+            self.acked_wid = self._next_wid - 1
         r = self.pending.next_dirty(0)
         while r >= 0:
             bm.mark(r * bm.region_blocks)
@@ -131,10 +193,18 @@ class Primary(Node):
         if n < 1 or len(data) % 512 or block < 0 or block + n > self.nblocks:
             raise ValueError("write of %d bytes at block %d is outside the volume" %
                              (len(data), block))
+        if self.lost:
+            for b in range(block, block + n):
+                if b in self.lost:
+                    self.lost.remove(b)  # written again: its data is known once more
         fb = self.cfg.frame_blocks
         frames = (n + fb - 1) // fb
         if not self.paired:
             self._degraded(block, n)
+            if self.cfg.degraded == "refuse":
+                self._next_wid += 1  # a token no frame carries: see durable()
+                self._lose_from_here(self._next_wid - 1)
+                return self._lost_upto
             return self.acked_wid
         s = self.session
         if s.window - s.in_flight() < frames or len(self._inflight) + frames > self._inflight_max:
@@ -170,13 +240,32 @@ class Primary(Node):
 
     def durable(self, token):
         """The write is on the secondary's card, or (degraded) the secondary is gone and
-        the write is recorded in the bitmap."""
+        the write is recorded in the bitmap (degraded=continue)."""
+        if self._lost_from < token <= self._lost_upto:
+            return False  # degraded=refuse: not on the secondary until a resync carries it
         return token <= self.acked_wid
 
     def rebase(self, d):
         Node.rebase(self, d)
         if self._next_scan is not None:
             self._next_scan = max(self._next_scan - d, 0)
+        self.reads.rebase(d)
+
+    def _lose_from_here(self, upto):
+        if not self._lost_upto:
+            self._lost_from = self.acked_wid
+        self._lost_upto = upto
+
+    def promise(self):
+        """What a completed write promises (status): async (on this card), sync with
+        degraded=continue (on both cards, or this one alone while the secondary is
+        unreachable), or sync with degraded=refuse (on both, or the write fails)."""
+        cfg = self.cfg
+        if cfg.mode != "sync":
+            return "async"
+        if cfg.degraded == "refuse":
+            return "sync, degraded=refuse (%d ms)" % cfg.degraded_ms
+        return "sync, degraded=continue"
 
     def request_scan(self):
         """Start a full scan as soon as the pair is idle (console `scan`)."""
@@ -207,6 +296,8 @@ class Primary(Node):
                 m.flags |= PEER_SYNCED  # its first write apart starts a new generation
                 self._write_meta()
                 self._event("peer_synced", m.gen.hex())
+        elif ftype == P.T_RDATA:
+            self.reads.on_reply(p)
         elif ftype == P.T_DONE:
             ep = self._epochs.get(p[0])
             if ep is not None:
@@ -296,7 +387,7 @@ class Primary(Node):
     # -- driving resync and scans ----------------------------------------------------
     def _has_work(self):
         return bool(self._epochs) or self._need_full or self._syncing or \
-            self.bitmap.count() > 0
+            self.bitmap.count() > 0 or bool(self.reads.queue)
 
     def next_deadline(self):
         t = Node.next_deadline(self)
@@ -305,8 +396,8 @@ class Primary(Node):
         return t
 
     def _next_work(self):
-        if not self.paired:
-            return None
+        if not self.paired or self.reads.queue:
+            return None  # heals first: a job would only fail on those blocks again
         open_epochs = len(self._epochs)
         periodic_due = (self._next_scan is not None and self.now >= self._next_scan
                         and not self._syncing and self.bitmap.count() == 0)
@@ -338,6 +429,12 @@ class Primary(Node):
         if not self._send_now(P.T_SYNCED, self.meta.gen):
             return
         self._syncing = False  # PEER_SYNCED waits for the secondary's confirmation
+        if self._lost_upto:
+            # every write the secondary missed is on its card now (the resync's epochs are
+            # confirmed): degraded=refuse tokens from before it are durable
+            self.acked_wid = max(self.acked_wid, self._lost_upto)
+            self._lost_upto = 0
+            self._lost_from = 0
         self._event("synced", self.meta.gen.hex())
         self._schedule_scan()
 
@@ -469,5 +566,6 @@ class Primary(Node):
         s.update({"dirty_regions": self.bitmap.count(), "bitmap_valid": self.bitmap.valid,
                   "region_blocks": self.bitmap.region_blocks, "syncing": self._syncing,
                   "acked_wid": self.acked_wid, "inflight": len(self._inflight),
-                  "epochs": len(self._epochs)})
+                  "epochs": len(self._epochs), "promise": self.promise(),
+                  "heal_queue": len(self.reads.queue), "lost": list(self.lost)})
         return s

@@ -19,6 +19,9 @@ T_SCAN = const(0x34)     # P->S  tag u8, start u32, count u32, gsize u32: run a 
 T_ROOT = const(0x35)     # tag u8, root digest: the sender's pass is complete
 T_BARRIER = const(0x36)  # P->S  tag u8: all root work of epoch `tag` has been sent
 T_DONE = const(0x37)     # S->P  tag u8: epoch `tag` is complete on the secondary
+# Reads served by the peer (heal.py): a block the primary's card cannot give
+T_RREQ = const(0x40)     # P->S  rid u32, block u32, count u16: read these from your card
+T_RDATA = const(0x41)    # S->P  rid u32, status u8 (0 = read, else failed), data
 
 F_REPLY = const(1)       # SUMS/DATA flag: answers a SUMREQ/BREQ (not unsolicited)
 F_RECHECK = const(2)     # SUMREQ/SUMS flag: a re-check of a block written meanwhile
@@ -27,3 +30,5 @@ SUMS_HDR = const(6)
 SUMREQ_HDR = const(6)
 ENTRY = const(6)         # start u32 + n u16
 DATA_HDR = const(6)
+RREQ_SIZE = const(10)
+RDATA_HDR = const(5)

@@ -5,7 +5,8 @@
 import struct
 
 from mirror import proto as P
-from mirror.meta import CONSISTENT, ZERO
+from mirror.heal import ReadServer
+from mirror.meta import CONSISTENT, ZERO, relation
 from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, Node
 
 
@@ -23,7 +24,8 @@ class Secondary(Node):
         self._wack_every = max(2, cfg.window // 2)
         self._synced_wait = None  # (gen, metadata write number) of T_SYNCED, until written
         self._synced_ack = None  # ...written: confirm it to the primary
-        self.counters.update({"writes_applied": 0, "dropped_writes": 0})
+        self.counters.update({"writes_applied": 0, "dropped_writes": 0, "reads_served": 0})
+        self.reads = ReadServer(self)  # blocks the primary's card could not read
 
     def _meta_loaded(self, ok):
         m = self.meta
@@ -44,6 +46,11 @@ class Secondary(Node):
         problem = self._pair_problem()
         if problem is not None:
             self._refuse(problem)
+            return
+        peer = self.peer
+        # the primary refuses these (T_REFUSE); knowing it here lets `settle` run here
+        self.split = relation(peer["gen"], peer["parent"], self.meta.gen,
+                              self.meta.parent) in ("newer", "diverged")
         # otherwise wait for the primary's T_START (or T_REFUSE)
 
     def on_lost(self, reason):
@@ -61,6 +68,7 @@ class Secondary(Node):
         self._unconfirmed = 0
         self._synced_wait = None
         self._synced_ack = None
+        self.reads.lost()
         Node.on_lost(self, reason)
 
     def _on_role_message(self, ftype, p):
@@ -87,6 +95,10 @@ class Secondary(Node):
             self._write_meta()
             self._synced_wait = (m.gen, self._metas)
             self._event("synced", m.gen.hex())
+        elif ftype == P.T_RREQ:
+            if self.paired:
+                self.counters["reads_served"] += 1
+                self.reads.on_request(p)
         elif ftype == P.T_REFUSE:
             self._refuse("primary refused: " + bytes(p).decode())
 
@@ -96,6 +108,7 @@ class Secondary(Node):
             m.flags &= ~CONSISTENT  # about to take data of a newer generation
             self._write_meta()
         self.paired = True
+        self.split = False
         self._event("paired", gen.hex())
 
     # -- applying writes in stream order ---------------------------------------------
@@ -174,6 +187,7 @@ class Secondary(Node):
             self._synced_ack = gen
 
     def _flush_control(self):
+        self.reads.flush()
         if self._synced_ack is not None and self._send_now(P.T_SYNCED, self._synced_ack):
             self._synced_ack = None
         # confirm at once when the writes stop, else every half window under a stream

@@ -2,6 +2,8 @@
 # so `vfs.VfsFat` mounts on any of them: a card, a RAM disk, or the mirrored volume.
 from micropython import const
 
+from mirror.heal import IDLE, OK
+
 BLOCK = const(512)
 IOCTL_INIT = const(1)
 IOCTL_DEINIT = const(2)
@@ -9,6 +11,7 @@ IOCTL_SYNC = const(3)
 IOCTL_BLOCK_COUNT = const(4)
 IOCTL_BLOCK_SIZE = const(5)
 IOCTL_ERASE = const(6)
+_EIO = const(5)
 
 
 def check_range(block, buf, nblocks, offset=0):
@@ -57,7 +60,12 @@ class MirroredVolume:
     runtime provides the I/O: local_read(block, buf), local_write(block, buf), now(), and
     wait(predicate) which runs the event loop until predicate() is true (or raises
     OSError on timeout). In sync mode a write returns once the secondary holds it durably;
-    in async mode once it is on the local card."""
+    in async mode once it is on the local card. With degraded=refuse a sync write that the
+    secondary has not confirmed within degraded_ms fails (OSError ETIMEDOUT).
+
+    A block the local card cannot read is read from the secondary (heal.py), returned and
+    written back; when the secondary's copy is not known to be current, or it cannot read
+    it either, the read fails (OSError EIO): never invented data."""
 
     def __init__(self, node, runtime):
         self.node = node
@@ -65,8 +73,46 @@ class MirroredVolume:
         self.nblocks = node.nblocks
 
     def readblocks(self, block, buf, offset=0):
-        check_range(block, buf, self.nblocks, offset)
-        self.runtime.local_read(block, buf)
+        n = check_range(block, buf, self.nblocks, offset)
+        rt = self.runtime
+        if self.node.is_lost(block, n):
+            raise OSError(_EIO)  # its newest data is gone with our card (heal.py)
+        try:
+            rt.local_read(block, buf)
+            return
+        except OSError:
+            pass
+        mv = memoryview(buf)
+        for i in range(n):  # which blocks failed? read them one at a time
+            piece = mv[i * BLOCK:(i + 1) * BLOCK]
+            try:
+                rt.local_read(block + i, piece)
+            except OSError:
+                self._heal(block + i, piece)
+
+    def _heal(self, block, piece):
+        node = self.node
+        rt = self.runtime
+        if not node.can_fetch(block, 1):
+            raise OSError(_EIO)
+        reads = node.reads
+        rt.wait(lambda: reads.state == IDLE)  # a background heal may hold the request slot
+        reads.start(block, piece)
+        try:
+            rt.wait(reads.done)
+            ok = reads.state == OK
+        finally:
+            reads.release()
+        if not ok:
+            node.counters["unreadable_both"] += 1
+            node._event("unreadable_both", block)
+            raise OSError(_EIO)
+        node.counters["healed_reads"] += 1
+        node._event("healed", block)
+        try:
+            rt.local_write(block, piece)  # the card takes a rewrite where it failed a read
+        except OSError:
+            pass  # still served; the next read heals it again
 
     def writeblocks(self, block, buf, offset=0):
         check_range(block, buf, self.nblocks, offset)
@@ -82,7 +128,18 @@ class MirroredVolume:
                 rt.wait(node.can_accept)
                 token = node.app_write(block + off // BLOCK, piece, rt.now())
         if node.cfg.mode == "sync":
-            rt.wait(lambda: node.durable(token))
+            self._wait_durable(token)
+
+    def _wait_durable(self, token):
+        node = self.node
+        if node.cfg.degraded != "refuse":
+            self.runtime.wait(lambda: node.durable(token))
+            return
+        try:
+            self.runtime.wait(lambda: node.durable(token), node.cfg.degraded_ms)
+        except OSError:
+            node.counters["degraded_refused"] += 1
+            raise
 
     def ioctl(self, op, arg):
         if op == IOCTL_BLOCK_COUNT:
@@ -91,8 +148,7 @@ class MirroredVolume:
             return BLOCK
         if op == IOCTL_SYNC:
             if self.node.cfg.mode == "sync":
-                node = self.node
-                self.runtime.wait(lambda: node.durable(node.last_token()))
+                self._wait_durable(self.node.last_token())
             return 0
         if op in (IOCTL_INIT, IOCTL_DEINIT, IOCTL_ERASE):
             return 0

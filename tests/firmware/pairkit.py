@@ -17,13 +17,27 @@ class Side:
         self.done = []  # completions to deliver: ok flags
         self.events = []
         self.fail_writes = 0
+        self.bad = set()  # blocks that fail reads until written (an ECC error)
+        self.entropy = entropy
         self.node = cls(cfg, self.card.nblocks, self._emit, entropy)
+
+    def read_fails(self, block, buf):
+        n = len(buf) // 512
+        for b in self.bad:
+            if block <= b < block + n:
+                return True
+        return False
 
     def _emit(self, kind, a, b):
         if kind == A_READ:
+            if self.read_fails(a, b):
+                self.done.append(False)
+                return
             self.card.readblocks(a, b)
             self.done.append(True)
         elif kind == A_WRITE:
+            for i in range(len(b) // 512):
+                self.bad.discard(a + i)
             if self.fail_writes:
                 self.fail_writes -= 1
                 self.done.append(False)
@@ -35,6 +49,38 @@ class Side:
 
     def event_names(self):
         return [e[0] for e in self.events]
+
+    def switch(self, role, now, link_up):
+        """What firmware/rolecmds.py switch_role does: write the changed metadata record,
+        then a new controller in `role` over the same card."""
+        from mirror.primary import Primary
+        from mirror.secondary import Secondary
+        old = self.node
+        old._write_meta()
+        while self.done:
+            old.io_done(self.done.pop(0), now)
+        from mirror.roles import next_entropy
+        from rolecmds import with_role
+        cls = Primary if role == "primary" else Secondary
+        self.entropy = next_entropy(old)
+        self.node = cls(with_role(old.cfg, role), self.card.nblocks, self._emit, self.entropy)
+        self.node.start(now)
+        while self.done:
+            self.node.io_done(self.done.pop(0), now)
+        if link_up:
+            self.node.transport_up(now)
+        return self.node
+
+    # what MirroredVolume needs of a runtime (firmware/mirror/volume.py)
+    def local_read(self, block, buf):
+        if self.read_fails(block, buf):
+            raise OSError(5)
+        self.card.readblocks(block, buf)
+
+    def local_write(self, block, buf):
+        for i in range(len(buf) // 512):
+            self.bad.discard(block + i)
+        self.card.writeblocks(block, buf)
 
 
 class Pair:
@@ -141,6 +187,27 @@ class Pair:
 
     def coherent(self):
         return not self.differing()
+
+    def volume(self):
+        """The primary's MirroredVolume, driven by this pair in virtual time."""
+        from mirror.volume import MirroredVolume
+        pair = self
+
+        class _Rt:
+            local_read = pair.p.local_read
+            local_write = pair.p.local_write
+
+            def now(self):
+                return pair.now
+
+            def wait(self, predicate, timeout_ms=30000):
+                end = pair.now + timeout_ms
+                while not predicate():
+                    if pair.now > end:
+                        raise OSError(110)
+                    pair.step()
+
+        return MirroredVolume(self.primary, _Rt())
 
     def write(self, block, data):
         """An application write on the primary: local card, then the controller."""

@@ -1,0 +1,125 @@
+# An operator changes a board's role (DRBD: `drbdadm primary`, `drbdadm secondary`,
+# `connect --discard-my-data`). Each command first says whether it may run (a one-line
+# reason if not, and then nothing is changed), then gives the metadata record the board
+# continues with; the runtime writes it and rebuilds the controller in its new role.
+#
+# - promote (a secondary whose primary is gone): it leads from now on, under a new
+#   generation whose parent is the one it holds, with a clean dirty bitmap of its own.
+#   Only a complete copy may lead (CONSISTENT): a card caught mid-resync holds a mixture.
+# - demote (an old primary, back after a failover): it follows the new primary. If it
+#   knows it holds nothing the secondary lacked at the split (its bitmap survived, and is
+#   empty, and the secondary had confirmed its generation) it keeps its generation and
+#   says it is a consistent copy: the new primary then resyncs only the regions in its own
+#   bitmap. Otherwise (it rebooted, so its record of unconfirmed writes is gone, or it had
+#   some) it comes back blank and the new primary runs a full scan (the hash tree makes
+#   that cheap on the link; it reads both cards once).
+# - settle --discard-this-side (a split: both written while apart): this side follows,
+#   blank, so the survivor overwrites every block that differs, its diverged regions.
+import hashlib
+import struct
+
+from mirror.meta import CONSISTENT, PEER_SYNCED, SETTLE_HINT, ZERO, relation
+
+
+def new_gen(node, why):
+    h = hashlib.sha256(node.entropy)
+    h.update(why)
+    h.update(struct.pack("<I", node.meta.seq))
+    h.update(node.meta.gen)
+    return h.digest()[:8]
+
+
+def next_entropy(node):
+    """Entropy for the controller that replaces this one: its link session must not reuse
+    the nonces of this one's (the peer would take it for the same session)."""
+    h = hashlib.sha256(node.entropy)
+    h.update(b"role change")
+    h.update(struct.pack("<I", node.meta.seq))
+    return h.digest()[:16]
+
+
+def split_problem(node):
+    """Both boards primary: which of them was promoted says what to do (generation ids)."""
+    peer = node.peer
+    rel = relation(node.meta.gen, node.meta.parent, peer["gen"], peer["parent"])
+    if rel == "newer":
+        return "the peer is a primary promoted from this board's history: this board is " \
+               "the old primary; make it follow with 'sdmirror demote PORT' (its writes " \
+               "since the split are dropped)"
+    if rel in ("behind", "same", "blank"):
+        return "the peer is an old primary of this board's history: make it follow with " \
+               "'sdmirror demote PORT' on the peer"
+    return "both boards were written as primaries while apart: " + SETTLE_HINT + \
+        " (or 'sdmirror demote PORT' on the old primary)"
+
+
+def promote_problem(node):
+    if node.role != "secondary":
+        return "this board is already the primary"
+    if node.paired or node.link_state() == "up" and not node.split:
+        return "the primary is still connected: promote only when it is gone " \
+               "(stop it or cut the link first)"
+    if not node.ready:
+        return "the card's metadata is not loaded yet: try again"
+    if node.meta.gen == ZERO or not node.meta.flags & CONSISTENT:
+        return "this card holds no complete copy (a resync never finished): promoting " \
+               "it would serve a mixture of old and new blocks"
+    return None
+
+
+def promoted_meta(node):
+    m = node.meta
+    m.role = 1
+    m.parent = m.gen
+    m.gen = new_gen(node, b"promote")
+    m.flags = 0
+    return m
+
+
+def demote_problem(node):
+    if node.role != "primary":
+        return "this board is already a secondary"
+    if node.paired:
+        return "this board is paired with its secondary: demote only an old primary " \
+               "whose secondary was promoted"
+    if not node.ready:
+        return "the card's metadata is not loaded yet: try again"
+    return None
+
+
+def unconfirmed(node):
+    """Might this primary hold writes its secondary never had? (True unless it knows.)"""
+    bm = node.bitmap
+    return not bm.valid or bm.count() > 0 or node.pending.count() > 0 or \
+        bool(node._inflight) or not node.meta.flags & PEER_SYNCED
+
+
+def demoted_meta(node):
+    m = node.meta
+    keep = not unconfirmed(node)
+    m.role = 2
+    m.parent = ZERO
+    if keep:
+        m.flags = CONSISTENT  # the new primary's bitmap covers every difference
+    else:
+        m.gen = ZERO  # no record of what differs: the new primary scans everything
+        m.flags = 0
+    return m, keep
+
+
+def settle_problem(node):
+    if node.paired:
+        return "the pair is paired: there is no split to settle"
+    if not node.split:
+        return "no split to settle: the pair has not refused over diverged histories " \
+               "(status shows why it is not paired)"
+    return None
+
+
+def settled_meta(node):
+    m = node.meta
+    m.role = 2
+    m.gen = ZERO
+    m.parent = ZERO
+    m.flags = 0
+    return m

@@ -1,0 +1,210 @@
+# A mirror in trouble (issue 12): reads that heal, failover (promote / demote), settling a
+# split, degraded=continue|refuse. Runs under CPython and MicroPython.
+from pairkit import Pair, fill, synced_pair
+
+from mirror import roles
+from mirror.meta import ZERO
+
+
+def block(i, salt=0):
+    return bytes([(i * 7 + salt) & 0xFF]) * 512
+
+
+def _read(vol, b):
+    buf = bytearray(512)
+    vol.readblocks(b, buf)
+    return bytes(buf)
+
+
+def _raises_oserror(fn):
+    try:
+        fn()
+    except OSError:
+        return True
+    return False
+
+
+# -- reads that heal -----------------------------------------------------------------------
+def test_a_read_the_card_fails_is_served_from_the_secondary_and_rewritten():
+    pair = synced_pair(nblocks=256)
+    pair.write(9, block(9, 1))
+    pair.run(5000, until=pair.synced)
+    pair.p.bad.add(9)
+    vol = pair.volume()
+    assert _read(vol, 9) == block(9, 1)
+    p = pair.primary
+    assert p.counters["healed_reads"] == 1 and "healed" in pair.p.event_names()
+    assert 9 not in pair.p.bad  # rewritten: the card reads it again
+    assert _read(vol, 9) == block(9, 1) and p.counters["healed_reads"] == 1
+
+
+def test_a_multi_block_read_heals_only_the_block_that_failed():
+    pair = synced_pair(nblocks=256)
+    pair.p.bad.add(21)
+    buf = bytearray(4 * 512)
+    pair.volume().readblocks(20, buf)
+    assert bytes(buf) == bytes(pair.s.card.data[20 * 512:24 * 512])
+    assert pair.secondary.counters["reads_served"] == 1
+
+
+def test_unreadable_on_both_cards_is_an_error_not_invented_data():
+    pair = synced_pair(nblocks=256)
+    pair.p.bad.add(5)
+    pair.s.bad.add(5)
+    vol = pair.volume()
+    assert _raises_oserror(lambda: _read(vol, 5))
+    assert pair.primary.counters["unreadable_both"] == 1
+    assert pair.primary.counters["healed_reads"] == 0
+
+
+def test_no_heal_from_a_secondary_whose_copy_may_be_stale():
+    pair = synced_pair(nblocks=256)
+    pair.disconnect()
+    pair.write(7, block(7, 2))  # only on the primary: its region is dirty
+    pair.p.bad.add(7)
+    assert _raises_oserror(lambda: _read(pair.volume(), 7))
+    pair.p.bad.add(3)
+    pair.connect()
+    # the resync cannot read block 7: our card lost the only copy of its newest data, so
+    # it is declared lost (the secondary's older copy goes on both cards, reads fail)
+    pair.run(50000, until=pair.synced)
+    p = pair.primary
+    assert p.lost == [7] and p.counters["lost_blocks"] == 1 and pair.coherent()
+    vol = pair.volume()
+    assert _raises_oserror(lambda: _read(vol, 7))
+    vol.writeblocks(7, block(7, 3))  # written again: known once more
+    assert p.lost == [] and _read(vol, 7) == block(7, 3)
+    # a clean region of a paired pair: healed
+    assert _read(vol, 3) == bytes(pair.s.card.data[3 * 512:4 * 512])
+
+
+def test_a_scan_that_cannot_read_a_block_heals_it_from_the_secondary():
+    pair = synced_pair(nblocks=512)
+    pair.p.bad.add(300)
+    pair.primary.request_scan()
+    pair.run(50000, until=lambda: pair.primary.counters["healed_blocks"] >= 1)
+    pair.run(50000, until=pair.synced)
+    assert 300 not in pair.p.bad and pair.coherent()
+    assert "unreadable" in pair.p.event_names()
+
+
+# -- failover --------------------------------------------------------------------------------
+def _fail_over(pair):
+    """The primary's board dies (the link goes silent); the secondary is promoted."""
+    pair.disconnect()
+    s = pair.s.node
+    assert roles.promote_problem(s) is None
+    old_gen = s.meta.gen
+    roles.promoted_meta(s)
+    new = pair.s.switch("primary", pair.now, False)
+    new.took_over()
+    assert new.role == "primary" and new.meta.parent == old_gen and new.meta.gen != old_gen
+    return new
+
+
+def test_promote_then_demote_resyncs_only_the_new_primarys_regions():
+    pair = synced_pair(nblocks=1024, region_blocks=16)
+    new = _fail_over(pair)
+    for b in (40, 41, 700):  # the application carries on, on the promoted board
+        pair.s.card.writeblocks(b, block(b, 5))
+        assert new.app_write(b, block(b, 5), pair.now) >= 0
+    assert new.bitmap.count() == 2
+    pair.connect()
+    pair.run(3000)
+    old = pair.p.node
+    assert not old.paired and "demote" in old.refusal  # refused as a primary
+    assert roles.demote_problem(old) is None
+    meta, kept = roles.demoted_meta(old)
+    assert kept  # it had confirmed everything before it went away
+    pair.p.switch("secondary", pair.now, True)
+    pair.run(50000, until=lambda: new.paired and not new.busy() and
+             pair.p.node.meta.gen == new.meta.gen)
+    assert pair.coherent() and new.counters["scans"] == 0  # the bitmap, no full scan
+    assert bytes(pair.p.card.data[700 * 512:701 * 512]) == block(700, 5)
+
+
+def test_demote_of_an_old_primary_that_wrote_apart_drops_its_writes_with_a_full_scan():
+    pair = synced_pair(nblocks=512)
+    new = _fail_over(pair)
+    pair.write(100, block(100, 9))  # the old primary, cut off, still took a write
+    pair.s.card.writeblocks(200, block(200, 3))
+    new.app_write(200, block(200, 3), pair.now)
+    meta, kept = roles.demoted_meta(pair.p.node)
+    assert not kept and meta.gen == ZERO
+    pair.p.switch("secondary", pair.now, False)
+    pair.connect()
+    pair.run(50000, until=lambda: new.paired and not new.busy() and
+             pair.p.node.meta.gen == new.meta.gen)
+    assert pair.coherent() and new.counters["scans"] == 1
+    assert bytes(pair.p.card.data[100 * 512:101 * 512]) != block(100, 9)
+
+
+def test_wrong_uses_are_refused_and_change_nothing():
+    pair = synced_pair(nblocks=256)
+    p, s = pair.primary, pair.secondary
+    seqs = (p.meta.seq, s.meta.seq)
+    assert "already the primary" in roles.promote_problem(p)
+    assert "still connected" in roles.promote_problem(s)
+    assert "paired" in roles.demote_problem(p)
+    assert "already a secondary" in roles.demote_problem(s)
+    assert "is paired" in roles.settle_problem(p)
+    pair.disconnect()
+    assert "no split" in roles.settle_problem(s)
+    assert (p.meta.seq, s.meta.seq) == seqs
+
+
+def test_a_secondary_that_never_finished_a_resync_is_not_promoted():
+    pair = Pair(nblocks=64)
+    assert "no complete copy" in roles.promote_problem(pair.secondary)
+
+
+# -- settling a split ------------------------------------------------------------------------
+def test_a_split_is_refused_naming_settle_and_settle_makes_the_cards_identical():
+    pair = synced_pair(nblocks=512)
+    new = _fail_over(pair)
+    pair.write(10, block(10, 1))  # both sides written while apart
+    pair.s.card.writeblocks(20, block(20, 2))
+    new.app_write(20, block(20, 2), pair.now)
+    # an operator demotes the promoted board by hand (config change): now a plain split
+    pair.s.switch("secondary", pair.now, False)
+    pair.connect()
+    pair.run(3000)
+    assert "sdmirror settle PORT --discard-this-side" in pair.p.node.refusal
+    assert pair.s.node.split and pair.p.node.split
+    assert roles.settle_problem(pair.s.node) is None
+    roles.settled_meta(pair.s.node)
+    pair.s.switch("secondary", pair.now, True)
+    pair.run(50000, until=pair.synced)
+    assert pair.coherent()
+    assert bytes(pair.s.card.data[10 * 512:11 * 512]) == block(10, 1)  # the survivor's
+
+
+# -- degraded=continue | refuse --------------------------------------------------------------
+def test_degraded_continue_completes_a_sync_write_on_the_primary_alone():
+    pair = synced_pair(nblocks=128, mode="sync")
+    pair.disconnect()
+    assert pair.primary.durable(pair.write(3, block(3, 1)))
+    assert pair.primary.status()["promise"] == "sync, degraded=continue"
+
+
+def test_degraded_refuse_waits_for_the_secondary_then_fails():
+    pair = synced_pair(nblocks=128, mode="sync", degraded="refuse", degraded_ms=500)
+    p = pair.primary
+    assert "degraded=refuse" in p.status()["promise"]
+    pair.disconnect()
+    vol = pair.volume()
+    assert _raises_oserror(lambda: vol.writeblocks(3, block(3, 1)))
+    assert p.counters["degraded_refused"] == 1
+    token = p.last_token()
+    assert not p.durable(token)
+    pair.connect()
+    pair.run(20000, until=lambda: p.durable(token))
+    assert bytes(pair.s.card.data[3 * 512:4 * 512]) == block(3, 1)
+    vol.writeblocks(4, block(4, 1))  # paired: completes on both cards
+    assert bytes(pair.s.card.data[4 * 512:5 * 512]) == block(4, 1)
+
+
+def test_fill_helper_is_used():
+    pair = Pair(nblocks=8)
+    fill(pair, 3)
+    assert pair.coherent()

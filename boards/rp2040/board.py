@@ -1,8 +1,8 @@
 # Raspberry Pi Pico (RP2040): SD card on SPI1, link on UART0. 264 KiB SRAM; MicroPython
-# leaves about 190 KiB of heap, so the window is kept at 4 frames (at 115200 baud one
-# 4 KiB frame is 355 ms on the wire: 4 in flight cover any round trip of a cable).
+# leaves about 190 KiB of heap, so the window is kept at 3 frames (at 115200 baud one
+# 4 KiB frame is 355 ms on the wire: 3 in flight cover any round trip of a cable).
 NAME = "rp2040"
 HEAP = 190 * 1024
-SETTINGS = {"window": 4, "frame_blocks": 8}
+SETTINGS = {"window": 3, "frame_blocks": 8}
 SPI = {"id": 1, "sck": 10, "mosi": 11, "miso": 12, "cs": 13, "baudrate": 25000000}
 UART = {"id": 0, "tx": 0, "rx": 1, "baudrate": 115200}

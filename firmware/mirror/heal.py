@@ -21,7 +21,7 @@
 # The secondary reads in stream order: writes forwarded before the request are on its card
 # first (storage requests complete in order), so the answer is the newest data.
 #
-# ReadServer (secondary): answers T_RREQ from its card, one at a time, from one buffer.
+# The secondary's side is readserver.py.
 import struct
 from micropython import const
 
@@ -42,7 +42,6 @@ _H_FREE = const(0)
 _H_PROBING = const(1)
 _H_FETCHING = const(2)
 _H_WRITING = const(3)
-_SERVE_QUEUE = const(4)
 
 
 class PeerReads:
@@ -188,57 +187,3 @@ class PeerReads:
         self._fails = 0
         self._retry_at = 0
         self.step()
-
-
-class ReadServer:
-    def __init__(self, node):
-        self.node = node
-        self.q = []  # (rid, block, count) waiting, oldest first
-        self._buf = bytearray(P.RDATA_HDR + node.cfg.frame_blocks * 512)
-        self._mv = memoryview(self._buf)
-        self._cur = None  # the request being read from the card
-        self._busy = False
-        self._reply = 0  # bytes of _buf to send, 0: none
-
-    def on_request(self, p):
-        if len(p) < P.RREQ_SIZE or len(self.q) >= _SERVE_QUEUE:
-            return  # a well-behaved primary asks one at a time
-        self.q.append(struct.unpack_from("<IIH", p, 0))
-        self._next()
-
-    def _next(self):
-        if self._busy or self._reply or not self.q:
-            return
-        rid, block, n = self.q[0]
-        struct.pack_into("<IB", self._buf, 0, rid, 1)
-        node = self.node
-        if n < 1 or n > node.cfg.frame_blocks or block + n > node.nblocks:
-            self._reply = P.RDATA_HDR  # refused: status 1
-            self.flush()
-            return
-        self._busy = True
-        self._cur = self.q[0]
-        node._io.append((IO_OWNED, self, 0))
-        node.emit(A_READ, block, self._mv[P.RDATA_HDR:P.RDATA_HDR + n * 512])
-
-    def io_done(self, ok, what):
-        self._busy = False
-        cur = self._cur
-        self._cur = None
-        if cur is None or not self.q or self.q[0] is not cur:
-            self._next()  # the session that asked is gone
-            return
-        self._buf[4] = 0 if ok else 1
-        self._reply = P.RDATA_HDR + (cur[2] * 512 if ok else 0)
-        self.flush()
-
-    def flush(self):
-        if self._reply and self.node._send_now(P.T_RDATA, self._mv[:self._reply]):
-            self._reply = 0
-            self.q.pop(0)
-            self._next()
-
-    def lost(self):
-        self.q = []
-        self._cur = None
-        self._reply = 0

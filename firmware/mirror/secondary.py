@@ -5,7 +5,7 @@
 import struct
 
 from mirror import proto as P
-from mirror.heal import ReadServer
+from mirror.readserver import ReadServer
 from mirror.meta import CONSISTENT, ZERO, relation
 from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, Node
 

@@ -40,6 +40,9 @@ Start Pair
     ${s}=                           Create Terminal Tester  ${CONSOLE}  machine=secondary  defaultWaitForEcho=false  timeout=${TIMEOUT}
     Set Test Variable               ${P}  ${p}
     Set Test Variable               ${S}  ${s}
+    # a board that cannot start says why in one line: fail on it at once
+    Register Failing Uart String    "event": "fatal"  testerId=${P}
+    Register Failing Uart String    "event": "fatal"  testerId=${S}
     Start Emulation
     Wait For Line On Uart           ^(?=.*"event": "boot")(?=.*"role": "primary")(?=.*"board": "renode")  testerId=${P}  treatAsRegex=true
     Wait For Line On Uart           ^(?=.*"event": "boot")(?=.*"role": "secondary")(?=.*"board": "renode")  testerId=${S}  treatAsRegex=true

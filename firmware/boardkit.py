@@ -96,6 +96,14 @@ def link_rate(board):
     return 0
 
 
+def framing(board):
+    """How frames are delimited on the board's link: COBS on a UART (bytes can be lost one
+    by one), a length prefix on TCP (mirror/frames.py)."""
+    if hasattr(board, "framing"):
+        return board.framing()
+    return "cobs" if hasattr(board, "UART") else "length"
+
+
 def register_engines(board):
     """Faster checksum engines: the chip's CRC unit (board.CRC_UNIT names a module) and,
     where MicroPython has the viper emitter, the native crc32."""

@@ -31,6 +31,7 @@ def build(board, conf):
     from mirror.config import Config
     settings = dict(board.SETTINGS)
     settings["link_rate"] = boardkit.link_rate(board)
+    settings["framing"] = boardkit.framing(board)
     settings.update(conf.get("settings", {}))
     if conf.get("key"):
         import binascii

@@ -49,5 +49,10 @@ def link_rate():
     return 0
 
 
+def framing():
+    """The emulator's UART model loses single bytes: COBS; its Ethernet model is TCP."""
+    return "cobs" if os.getenv("SDMIRROR_LINK_MODE") == "uart" else "length"
+
+
 def reset():
     sys.exit(0)  # the emulator restarts a VM that exits, printing "soft reboot"

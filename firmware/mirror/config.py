@@ -25,6 +25,7 @@ _DEFAULTS = {
     "scan_period_ms": 0,       # periodic scan interval; 0 = off
     "scan_mode": "tree",       # full scans: "tree" (hash tree) or "flat" (a CRC per block)
     "link_rate": 0,            # bytes/s of the link when known (UART: baud / 10); 0 = fast
+    "framing": "cobs",         # frame delimiting: "cobs" (UART) or "length" (TCP stream)
     "rto_init_ms": 1000,
     "rto_min_ms": 200,
     "rto_max_ms": 8000,
@@ -52,6 +53,8 @@ class Config:
             raise ValueError("comparer must be secondary or primary, not %r" % (self.comparer,))
         if self.scan_mode not in ("tree", "flat"):
             raise ValueError("scan_mode must be tree or flat, not %r" % (self.scan_mode,))
+        if self.framing not in ("cobs", "length"):
+            raise ValueError("framing must be cobs or length, not %r" % (self.framing,))
         if self.mode not in MODES:
             raise ValueError("mode must be async or sync, not %r" % (self.mode,))
         if self.degraded not in ("continue", "refuse"):

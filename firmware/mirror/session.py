@@ -47,7 +47,8 @@ class Session:
         w = cfg.window
         self.window = w
         self._ack_every = max(2, w // 2)
-        self.codec = FrameCodec(cfg.max_payload, TAG if cfg.key else 0, self._key_for)
+        self.codec = FrameCodec(cfg.max_payload, TAG if cfg.key else 0, self._key_for,
+                                cfg.framing)
         self._slots = [bytearray(cfg.max_payload) for _ in range(w)]
         self._slot_len = [0] * w
         self._slot_type = bytearray(w)

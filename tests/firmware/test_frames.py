@@ -1,13 +1,16 @@
 # Frame codec: round trips, byte-stream splitting, and garbage that must never raise.
 from fwtest import randbytes, rng
 
-from mirror.frames import FrameCodec
+import binascii
+import struct
+
+from mirror.frames import PREFIX, FrameCodec
 
 KEY = b"k" * 32
 
 
-def codec(key=None, max_payload=600):
-    return FrameCodec(max_payload, 16 if key else 0, lambda ftype: key)
+def codec(key=None, max_payload=600, framing="cobs"):
+    return FrameCodec(max_payload, 16 if key else 0, lambda ftype: key, framing)
 
 
 def encode(c, frames):
@@ -91,3 +94,83 @@ def test_tampered_payload_with_recomputed_crc_fails_authentication():
 def test_no_key_frames_carry_no_tag():
     c = codec()
     assert len(encode(c, [(0x20, 0, 0, b"")])) < len(encode(codec(KEY), [(0x20, 0, 0, b"")]))
+
+
+# -- "length" framing (TCP): length prefix, no COBS ----------------------------------------
+
+def test_length_framing_round_trip_split_at_every_byte():
+    rng(3)
+    frames = [(0x20, i, 70 + i, bytes(randbytes(i * 53))) for i in range(6)]
+    frames.append((0x30, 7, 9, b"\x00\x01\x00hello\x00"))
+    c = codec(KEY, framing="length")
+    data = encode(c, frames)
+    assert feed(c, data) == frames
+    got = []
+    for i in range(len(data)):
+        got += feed(c, data[i:i + 1])
+    assert got == frames
+    assert c.malformed == 0 and c.bad_crc == 0
+
+
+def test_length_frame_is_prefix_plus_raw_with_a_little_endian_crc32():
+    c = codec(framing="length")
+    wire = encode(c, [(0x21, 0x1234, 0x5678, b"payload")])
+    raw = wire[PREFIX:]
+    assert len(wire) == PREFIX + 5 + 7 + 4 == c.wire_size(7)
+    assert struct.unpack_from("<HH", wire, 0) == (len(raw), len(raw) ^ 0xFFFF)
+    assert raw[:5] == struct.pack("<BHH", 0x21, 0x1234, 0x5678)
+    assert struct.unpack_from("<I", raw, len(raw) - 4)[0] == binascii.crc32(raw[:-4])
+
+
+def test_cobs_frame_carries_the_same_raw_frame():
+    from mirror import cobs
+    a = encode(codec(KEY), [(0x22, 1, 2, b"abc\x00def")])
+    b = encode(codec(KEY, framing="length"), [(0x22, 1, 2, b"abc\x00def")])
+    out = bytearray(len(a))
+    n = cobs.decode_into(a[:-1], out)
+    assert bytes(out[:n]) == b[PREFIX:]
+
+
+def test_length_framing_recovers_after_corruption_and_lost_bytes():
+    rng(4)
+    c = codec(KEY, framing="length")
+    frames = [(0x20, i, i, bytes(randbytes(100 + i))) for i in range(5)]
+    data = bytearray(encode(c, frames))
+    cut = len(encode(c, frames[:1]))
+    # frame 1: a flipped bit in its payload; frame 3: 10 bytes lost (a dropped segment)
+    bad = bytearray(data)
+    bad[cut + PREFIX + 20] ^= 0x04
+    third = len(encode(c, frames[:3]))
+    bad = bad[:third + 30] + bad[third + 40:]
+    got = feed(c, bytes(bad))
+    assert got == [frames[0], frames[2], frames[4]]
+    assert c.bad_crc >= 1
+    assert feed(c, encode(c, frames[:1])) == frames[:1]
+
+
+def test_length_framing_every_single_corruption_loses_at_most_that_frame():
+    c = codec(framing="length")
+    one = encode(c, [(0x20, 1, 2, b"abcdefgh")])
+    two = encode(c, [(0x21, 3, 4, b"ijkl")])
+    for i in range(len(one)):
+        bad = bytearray(one)
+        bad[i] ^= 0x81
+        assert feed(c, bytes(bad) + two) == [(0x21, 3, 4, b"ijkl")], i
+
+
+def test_length_framing_garbage_never_raises_and_resyncs():
+    rng(5)
+    c = codec(KEY, max_payload=64, framing="length")
+    for n in (1, 3, 4, 5, 50, 700, 3000):
+        feed(c, bytes(randbytes(n)))
+    # whatever the garbage left half-read, the next frames are found again
+    good = encode(c, [(0x21, 3, 4, b"ok")] * 3)
+    got = feed(c, bytes(200) + good)
+    assert got[-1] == (0x21, 3, 4, b"ok")
+    assert c.malformed > 0
+
+
+def test_unknown_framing_is_refused():
+    from fwtest import raises
+    e = raises(ValueError, FrameCodec, 100, 0, lambda t: None, "slip")
+    assert "framing" in str(e)

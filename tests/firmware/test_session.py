@@ -34,11 +34,12 @@ class Upper:
 class Link:
     """Two sessions and the bytes between them; `fault(data)` may rewrite a chunk."""
 
-    def __init__(self, key=KEY, key_b=None, window=4, fault=None):
+    def __init__(self, key=KEY, key_b=None, window=4, fault=None, framing="cobs"):
         self.now = 0
         self.ua, self.ub = Upper(), Upper()
-        self.a = Session(Config(key=key, window=window), self.ua, b"a")
-        self.b = Session(Config(key=key_b or key, window=window), self.ub, b"b")
+        self.a = Session(Config(key=key, window=window, framing=framing), self.ua, b"a")
+        self.b = Session(Config(key=key_b or key, window=window, framing=framing), self.ub,
+                         b"b")
         self.fault = fault
         self.cut = False
         self.a.open(0)
@@ -118,6 +119,16 @@ def test_delivery_survives_drop_corruption_and_duplication():
     assert send_all(link, msgs)
     assert [m for t, m in link.ub.got] == msgs
     assert link.a.stats["retransmits"] > 0  # the faults really cost something
+
+
+def test_length_framing_delivers_and_survives_a_lossy_stream():
+    # TCP framing; the faults model the emulator's proxy dropping/corrupting segments
+    link = Link(fault=lossy(5), framing="length")
+    assert link.run(5000, lambda: link.a.established and link.b.established)
+    msgs = [b"m%03d" % i + bytes(i % 50) for i in range(60)]
+    assert send_all(link, msgs)
+    assert [m for t, m in link.ub.got] == msgs
+    assert link.b.codec.framing == "length"
 
 
 def test_wrong_key_never_establishes():

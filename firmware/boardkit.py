@@ -105,11 +105,10 @@ def framing(board):
 
 
 def register_engines(board):
-    """Faster checksum engines: the chip's CRC unit (board.CRC_UNIT names a module) and,
-    where MicroPython has the viper emitter, the native crc32."""
+    """Faster checksum engines: the chip's CRC unit (board.CRC_UNIT names a module) and the
+    native engines of this architecture (mirror/fastcrc.py)."""
     from mirror import checksum, fastcrc
-    eng = fastcrc.engine()
-    if eng is not None:
+    for eng in fastcrc.engines():
         checksum.register(eng)
     unit = getattr(board, "CRC_UNIT", None)
     if unit:

@@ -10,10 +10,12 @@
 # crc16 runs on every 512-byte block, twice per block in the emulator (card and host), so
 # it picks the fastest implementation the running Python has:
 #   1. binascii.crc_hqx (CPython; MicroPython 1.29 does not have it),
-#   2. a viper function (MicroPython with the native emitter: most boards and the Unix VM).
+#   2. on Cortex-M, a Thumb inline-assembler loop (mirror/thumbcrc.py): 8k instructions a
+#      block on ARMv6-M where the viper function takes 31k (docs/benchmarks.md),
+#   3. a viper function (MicroPython with the native emitter elsewhere: the Unix VM).
 #      Its source is compiled at import time with exec(): mpy-cross cannot compile viper
 #      code without -march, and the firmware must build with plain mpy-cross,
-#   3. a table-driven loop in plain Python (any MicroPython, slow but correct).
+#   4. a table-driven loop in plain Python (any MicroPython, slow but correct).
 # Each candidate is checked against the standard check value before it is used.
 import binascii
 
@@ -100,6 +102,14 @@ def _crc16_viper(buf) -> int:
 def _pick_crc16():
     if hasattr(binascii, "crc_hqx"):
         return _crc16_hqx, "binascii"
+    try:
+        from mirror import thumbcrc
+    except ImportError:  # a copy of the driver without the mirror package
+        thumbcrc = None
+    if thumbcrc is not None and thumbcrc.available():
+        fn = thumbcrc.Crc16()
+        if fn(b"123456789") == _CHECK16 and fn(memoryview(b"x123456789")[1:]) == _CHECK16:
+            return fn, "thumb"
     try:
         g = globals()
         exec(_VIPER_SRC, g)

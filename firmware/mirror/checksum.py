@@ -20,6 +20,7 @@ import array
 import binascii
 import hashlib
 import struct
+import sys
 
 # CRC-32/MPEG-2 polynomial, split in 16-bit halves (see _Crc32Mpeg2 for why).
 _POLY_HI = const(0x04C1)
@@ -28,7 +29,10 @@ _MASK16 = const(0xFFFF)
 
 
 class _Crc32:
-    """CRC-32/ISO-HDLC, exactly binascii.crc32 (C code in the firmware: fast)."""
+    """CRC-32/ISO-HDLC, exactly binascii.crc32 (C code in the firmware). Used where a small
+    int holds any 32-bit value (64-bit ports, CPython); on a 32-bit port binascii.crc32
+    returns a heap int for 3 CRCs in 4, so _Crc32Soft stands in unless the board registers
+    a native engine (mirror/fastcrc.py)."""
 
     name = "crc32"
     size = 4
@@ -37,21 +41,62 @@ class _Crc32:
         struct.pack_into(">I", out, off, binascii.crc32(data))
 
 
-def _mpeg2_table():
-    """The 256-entry table for CRC-32/MPEG-2 (MSB first), as array('I').
-
-    Built once at import time; allocation here is fine.
-    """
-    t = array.array("I", range(256))
+def _msb_tables(phi, plo):
+    """Table of an MSB-first 32-bit CRC (poly phi << 16 | plo) as two array('H') halves."""
+    hi = array.array("H", bytes(512))
+    lo = array.array("H", bytes(512))
     for i in range(256):
-        c = i << 24
+        h, l = i << 8, 0
         for _ in range(8):
-            if c & 0x80000000:
-                c = ((c << 1) & 0xFFFFFFFF) ^ 0x04C11DB7
-            else:
-                c = c << 1
-        t[i] = c
-    return t
+            top = h & 0x8000
+            h = ((h << 1) & _MASK16) | (l >> 15)
+            l = (l << 1) & _MASK16
+            if top:
+                h ^= phi
+                l ^= plo
+        hi[i] = h
+        lo[i] = l
+    return hi, lo
+
+
+class _Crc32Soft:
+    """CRC-32/ISO-HDLC in plain Python on 16-bit halves: slow, but no heap int on a 32-bit
+    port (the fallback there when no native engine can be built, e.g. WebAssembly)."""
+
+    name = "crc32"
+    size = 4
+
+    def __init__(self):
+        hi = array.array("H", bytes(512))
+        lo = array.array("H", bytes(512))
+        for i in range(256):
+            h, l = 0, i
+            for _ in range(8):
+                bit = l & 1
+                l = (l >> 1) | ((h & 1) << 15)
+                h >>= 1
+                if bit:
+                    h ^= 0xEDB8
+                    l ^= 0x8320
+            hi[i] = h
+            lo[i] = l
+        self._hi = hi
+        self._lo = lo
+
+    def digest_into(self, data, out, off=0):
+        th = self._hi
+        tl = self._lo
+        hi = _MASK16
+        lo = _MASK16
+        for b in data:
+            # crc = (crc >> 8) ^ T[(crc ^ b) & 0xFF], one 16-bit half at a time
+            i = (lo ^ b) & 0xFF
+            lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ tl[i]
+            hi = (hi >> 8) ^ th[i]
+        out[off] = (hi >> 8) ^ 0xFF
+        out[off + 1] = (hi & 0xFF) ^ 0xFF
+        out[off + 2] = (lo >> 8) ^ 0xFF
+        out[off + 3] = (lo & 0xFF) ^ 0xFF
 
 
 class _Crc32Mpeg2:
@@ -61,25 +106,18 @@ class _Crc32Mpeg2:
     faster engine under the same name that packs the bytes into words big-endian, so
     the result equals this byte-wise software CRC over the same byte stream.
 
-    The 32-bit table (`table`, array('I')) is the reference. The inner loop runs on two
-    16-bit halves (tables `_hi`/`_lo` derived from it) because on 32-bit MicroPython ports
-    small ints hold only 31 bits: a 32-bit CRC register would become a heap-allocated
-    big int on most steps, i.e. thousands of allocations per 512-byte block. With 16-bit
-    halves every value is a small int and the loop allocates nothing.
+    The table and the inner loop work on two 16-bit halves (array('H') `_hi`/`_lo`)
+    because on 32-bit MicroPython ports small ints hold only 31 bits: a 32-bit CRC
+    register would become a heap-allocated big int on most steps, i.e. thousands of
+    allocations per 512-byte block (and building a 32-bit table at import, ~180 KB of
+    garbage on ARM). With 16-bit halves every value is a small int.
     """
 
     name = "crc32-mpeg2"
     size = 4
 
     def __init__(self):
-        self.table = _mpeg2_table()
-        hi = array.array("H", range(256))
-        lo = array.array("H", range(256))
-        for i in range(256):
-            hi[i] = self.table[i] >> 16
-            lo[i] = self.table[i] & _MASK16
-        self._hi = hi
-        self._lo = lo
+        self._hi, self._lo = _msb_tables(_POLY_HI, _POLY_LO)
 
     def digest_into(self, data, out, off=0):
         th = self._hi
@@ -141,8 +179,10 @@ def digest(name_or_engine, data):
 
 # Built-ins. Ports can be built without crc32 or some hash algorithms, so register only
 # what this firmware has; names() then tells the handshake what we can offer.
-if hasattr(binascii, "crc32"):
+if hasattr(binascii, "crc32") and sys.maxsize >= 0xFFFFFFFF:
     register(_Crc32())
+else:
+    register(_Crc32Soft())
 register(_Crc32Mpeg2())
 for _name, _size in (("md5", 16), ("sha1", 20), ("sha256", 32)):
     if hasattr(hashlib, _name):

@@ -1,9 +1,13 @@
-# A faster `crc32` engine for boards whose MicroPython has the viper emitter: slicing-by-4
-# over four 256-entry tables (4 KiB). The built-in binascii.crc32 walks a 16-entry table a
-# nibble at a time (2.2 us per block on the Unix VM, about what reading the block costs),
-# so scans would be checksum-bound; this runs several times faster and computes exactly the
-# same function (CRC-32/ISO-HDLC), so a board registers it under the same name and still
-# agrees with a peer that uses binascii.
+# Native checksum engines, chosen by what was measured on each architecture
+# (docs/benchmarks.md): they compute exactly the built-in functions and register under the
+# same names, so a board that has them still agrees with a peer that has not.
+#
+#   Cortex-M (Thumb inline assembler): mirror/thumbcrc.py, crc32 and crc32-mpeg2 at about
+#     9 instructions a byte. There viper is the slowest crc32 (31k instructions a block on
+#     ARMv6-M, binascii 12k, Thumb 6k), and binascii allocates on 32-bit ports.
+#   elsewhere with the viper emitter (x86-64 Unix VM: the emulator): the viper crc32 below,
+#     slicing-by-4 over four 256-entry tables (4 KiB), several times binascii's speed there
+#     (binascii walks a 16-entry table a nibble at a time). Xtensa (ESP32) is unmeasured.
 #
 # The viper source is compiled at import with exec(): the .mpy stays free of native code
 # (mpy-cross needs no -march) and CPython, which has no viper, simply gets None.
@@ -99,8 +103,18 @@ class ViperCrc32:
         self._blocks(data, nblocks, self._t, out, off)
 
 
+def engines():
+    """The native engines this MicroPython can build (each checked), fastest kind first."""
+    from mirror import thumbcrc
+    if thumbcrc.available():
+        return [thumbcrc.Crc32(), thumbcrc.Crc32Mpeg2()]
+    eng = engine()
+    return [eng] if eng is not None else []
+
+
 def engine():
-    """The viper engine if this Python can build it (and it passes its check), else None."""
+    """The viper crc32 engine if this Python can build it (and it passes its check), else
+    None."""
     try:
         import micropython  # noqa: F401  (the decorator inside the exec'd source)
         g = {"micropython": micropython}

@@ -4,7 +4,7 @@ import struct
 
 from fwtest import randbytes, rng, skip
 
-from mirror import fastcrc
+from mirror import checksum, fastcrc, thumbcrc
 
 
 def test_viper_crc32_equals_binascii_on_random_lengths():
@@ -64,3 +64,43 @@ def test_lengths_are_checked_before_the_native_code_runs():
     eng.digest_blocks_into(data, 2, out, 4)  # exactly fits
     eng.digest_into(memoryview(data)[:512], out, 8)
     assert bytes(out[4:8]) == bytes(out[8:12])  # two zero blocks, one digest
+
+
+def test_engines_compute_the_functions_they_are_named_after():
+    rng(7)
+    data = randbytes(700)
+    for eng in fastcrc.engines():
+        for n in (0, 1, 5, 512, 700):
+            assert checksum.digest(eng, data[:n]) == checksum.digest(eng.name, data[:n])
+
+
+def test_thumb_tables_equal_the_reference_tables():
+    # the Thumb kernels' tables (little-endian words), built without ints >= 2^16
+    ref = fastcrc._tables()
+    words = struct.unpack("<256I", thumbcrc.table_le(0xEDB8, 0x8320, True))
+    assert list(words) == [ref[i] for i in range(256)]
+    mp = checksum.get("crc32-mpeg2")
+    words = struct.unpack("<256I", thumbcrc.table_le(0x04C1, 0x1DB7, False))
+    assert list(words) == [(mp._hi[i] << 16) | mp._lo[i] for i in range(256)]
+    from drivers import sdcrc
+    words = struct.unpack("<256I", thumbcrc.table_le(0x1021, 0, False))
+    assert [w >> 16 for w in words] == [(sdcrc._T16HI[i] << 8) | sdcrc._T16LO[i]
+                                        for i in range(256)]
+    assert all(w & 0xFFFF == 0 for w in words)
+
+
+def test_thumb_kernels_exist_only_on_cortex_m():
+    import sys
+    if sys.implementation.name != "micropython" or sys.platform != "qemu":
+        assert not thumbcrc.available()  # CPython, Unix VM: viper or binascii instead
+
+
+def test_soft_crc32_equals_binascii():
+    # the 32-bit ports' fallback (16-bit halves, no heap int)
+    rng(8)
+    eng = checksum._Crc32Soft()
+    out = bytearray(6)
+    for n in (0, 1, 2, 3, 4, 9, 64, 513):
+        data = randbytes(n)
+        eng.digest_into(memoryview(data), out, 1)
+        assert bytes(out[1:5]) == struct.pack(">I", binascii.crc32(data)), n

@@ -4,22 +4,16 @@ import json
 import os
 import sys
 
-import pytest
-
 HOST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "host")
 if HOST_DIR not in sys.path:
     sys.path.insert(0, HOST_DIR)
 
 from sdmirror import cli  # noqa: E402
 from sdmirror.demo import story  # noqa: E402
-from sdmirror.emu import EmuError, RunDir, find_micropython  # noqa: E402
+from sdmirror.emu import RunDir  # noqa: E402
+from emupair import NEEDS_VM  # noqa: E402
 
-try:
-    find_micropython()
-    READY = True
-except EmuError:
-    READY = False
-pytestmark = [pytest.mark.system, pytest.mark.skipif(not READY, reason="needs micropython")]
+pytestmark = NEEDS_VM
 
 
 def run_demo(capsys, out):

@@ -10,15 +10,10 @@ import subprocess
 import pytest
 
 import fatoracle
+from emupair import MICROPYTHON, NEEDS_VM
 from sdmirror.demo import fatimg
-from sdmirror.emu import EmuError, find_micropython
 
-try:
-    MICROPYTHON = find_micropython()
-except EmuError:
-    MICROPYTHON = None
-pytestmark = [pytest.mark.system,
-              pytest.mark.skipif(MICROPYTHON is None, reason="micropython (Unix VM) not installed")]
+pytestmark = NEEDS_VM
 
 # Run by MicroPython: a card of N blocks + the board's 2 metadata blocks, file-backed, with
 # a FAT made by vfs.VfsFat on its first N blocks (as the console's `fs mkfs` does).

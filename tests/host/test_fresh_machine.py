@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from sdmirror.emu import EmuError, find_micropython
+from emupair import NEEDS_VM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYSTEM_TOOLS = ("mdir", "mcopy", "mtype", "mformat", "fsck.vfat", "fsck.fat", "mkfs.vfat",
@@ -34,13 +34,9 @@ ORACLES = {"test_mtools_reads_the_same_files": "apt-get install mtools",
            "test_fsck_vfat_finds_the_secondarys_fat_clean": "apt-get install dosfstools",
            "test_rsync_wire_counts_what_rsync_reports": "apt-get install rsync"}
 
-try:
-    find_micropython()
-    READY = sys.prefix != sys.base_prefix  # the venv's bin is what the fresh PATH keeps
-except EmuError:
-    READY = False
-pytestmark = [pytest.mark.system, pytest.mark.slow,
-              pytest.mark.skipif(not READY, reason="needs the venv (make test) and micropython")]
+pytestmark = NEEDS_VM + [
+    pytest.mark.slow,  # the venv's bin is what the fresh PATH keeps
+    pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="run from the venv (make test)")]
 
 
 def fresh_path(tmp_path):

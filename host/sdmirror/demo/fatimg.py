@@ -2,7 +2,8 @@
 the firmware, which is the point: the secondary's files are checked from its card alone, by
 a FAT12/16/32 implementation that is not MicroPython's (pyfatfs is pure Python, its own
 code; the firmware's VfsFat is ChaN's FatFs). It is a pinned dependency in requirements.txt,
-so this needs no system tool; mtools and fsck.vfat are extra oracles (fattools.py).
+so this needs no system tool; mtools and fsck.vfat are extra oracles in the tests
+(tests/system/fatoracle.py), where installed.
 
 The filesystem the console's `fs mkfs` makes starts at block 0 of the card (no partition
 table), so the image is opened at offset 0. The card's last two blocks (the board's

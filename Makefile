@@ -53,7 +53,8 @@ bench: $(STAMP)
 
 # The Renode pair's robot tests (tests/renode/, boards/renode/README.md). Renode is not in the
 # registries our machines reach: without renode-test on PATH this says so and succeeds.
-# MICROPYTHON_ELF: MicroPython's NUCLEO_F767ZI build (ports/stm32 build-NUCLEO_F767ZI/firmware.elf).
+# MICROPYTHON_ELF: MicroPython's NUCLEO_F767ZI build with FROZEN_MANIFEST=boards/renode/manifest.py
+# (ports/stm32 build-NUCLEO_F767ZI/firmware.elf).
 RENODE_FILES ?= build/renode
 RENODE_KEY   ?= 5ec7e75ec7e75ec7e75ec7e75ec7e75e
 renode-test:

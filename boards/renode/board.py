@@ -19,9 +19,13 @@
 from renode_card import RenodeSDCard  # our driver, adapted to the OCR byte order of Renode's card
 
 NAME = "renode"
+# The firmware is frozen into the MicroPython build (manifest.py): the flash filesystem holds
+# only main.py, this profile and sdmirror.json (sdmirror renode-files).
+FROZEN = True
 # RAM: 384 KiB SRAM at 0x20020000 less a 32 KiB stack (ports/stm32/boards/stm32f767.ld);
 # .data/.bss of a build with lwIP and mbedTLS come off that too. 256 KiB is an estimate
-# with ~96 KiB for them, not a measurement: no build of this board was run here.
+# with ~96 KiB for them, not a measurement: no build of this board was run here. Frozen
+# code takes no heap.
 HEAP = 256 * 1024
 MPY_ARCH = "armv7emdp"  # Cortex-M7 with double-precision FPU (mpconfigboard.mk: f7, double)
 SETTINGS = {"window": 6, "frame_blocks": 8}

@@ -117,7 +117,7 @@ def fat_image(image_dir, out_path, micropython, nbytes=FS_BYTES):
             if words and words[0] == "FULL":
                 raise RenodeFilesError(
                     "the sdmirror files do not fit the board's %d KiB flash filesystem (full at "
-                    "%s): the firmware grew; freeze it into the MicroPython build instead"
+                    "%s): freeze more of it into the MicroPython build (manifest.py)"
                     % (nbytes // 1024, words[1]))
             raise RenodeFilesError("making the FAT image failed: %s" % (
                 (r.stderr or r.stdout).strip().splitlines() or ["exit %d" % r.returncode])[-1])

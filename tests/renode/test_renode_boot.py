@@ -1,6 +1,7 @@
 """The flash filesystem image that `sdmirror renode-files` writes (what the .resc loads at
 0x08008000) boots on the MicroPython VM as MicroPython's stm32 port would boot it: mounted
-as /flash, main.py run from it, in the profile's HEAP, with the stm32 call shapes
+as /flash, main.py run from it, the firmware frozen in (boards/renode/manifest.py), with the
+stm32 call shapes
 (vm_machine.py) and Renode's card model behind the SPI bus (renode_sdcard.py), as primary
 and as secondary, up to the console's first `status` reply. Nothing may write to /flash
 (in Renode that would erase the firmware, see host/sdmirror/renode_fs.py)."""
@@ -79,13 +80,18 @@ def test_the_image_boots_from_flash_in_the_profiles_heap(tmp_path, role):
     fakes.mkdir()
     shutil.copy(os.path.join(HERE, "vm_machine.py"), str(fakes / "machine.py"))
     shutil.copy(os.path.join(HERE, "renode_sdcard.py"), str(fakes / "renode_sdcard.py"))
+    # what the MicroPython build freezes (boards/renode/manifest.py), importable after /flash
+    frozen = tmp_path / "frozen"
+    firmware_image.build("renode", str(frozen), full=True)
     (tmp_path / "boot.py").write_text(BOOT)
-    heap = firmware_image.board_value("renode", "HEAP")
+    # frozen bytecode stays in flash on the board; the VM loads it into its heap: give it room
+    # (tests/host/test_ram_budget.py holds the profile's HEAP to the controller's data)
+    heap = firmware_image.board_value("renode", "HEAP") + 192 * 1024
     proc = subprocess.Popen(
         [VM, "-X", "heapsize=%d" % heap, str(tmp_path / "boot.py"),
          str(tmp_path / ("%s-fs.img" % role))],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env=dict(os.environ, MICROPYPATH=str(fakes)), cwd=str(tmp_path))
+        env=dict(os.environ, MICROPYPATH="%s:%s" % (fakes, frozen)), cwd=str(tmp_path))
     try:
         deadline = time.monotonic() + 60
         boot = read_json_line(proc, lambda o: o.get("event") == "boot", deadline)

@@ -1,6 +1,7 @@
 """`sdmirror renode-files DIR --key HEX`: the files the Renode pair (boards/renode/) boots
-from: each board's flash filesystem as a FAT image (the sdmirror firmware as .mpy, main.py,
-the `renode` board profile, its sdmirror.json with its role) and an empty card image.
+from: each board's flash filesystem as a FAT image (main.py, the `renode` board profile, its
+sdmirror.json with its role; the firmware itself is frozen into the MicroPython build,
+boards/renode/manifest.py) and an empty card image.
 
 boards/renode/sdmirror-pair.resc loads them; see boards/renode/README.md for why the files
 go in as an image and what Renode does with it.

@@ -204,17 +204,18 @@ class Console:
         return {"ok": True, "fault": what}
 
     # -- role changes: rolecmds.py, loaded when first used (RAM) -------------------------
+    # (each answers itself, then resets the board: it does not return)
     def cmd_promote(self, args):
         import rolecmds
-        return rolecmds.promote(self)
+        rolecmds.promote(self)
 
     def cmd_demote(self, args):
         import rolecmds
-        return rolecmds.demote(self)
+        rolecmds.demote(self)
 
     def cmd_settle(self, args):
         import rolecmds
-        return rolecmds.settle(self, args)
+        rolecmds.settle(self, args)
 
     def _filesystem(self):
         import vfs

@@ -23,6 +23,7 @@ VERSION = const(2)
 SLOTS = const(2)
 PEER_SYNCED = const(1)  # primary: the secondary holds this generation
 CONSISTENT = const(2)   # secondary: the data is a complete copy of `gen`
+TOOK_OVER = const(4)    # primary: promoted, not yet booted as one (its bitmap starts clean)
 ZERO = bytes(8)
 # what a refusal over diverged histories tells the operator to do (roles.py)
 SETTLE_HINT = "on the side whose changes are to be dropped run " \

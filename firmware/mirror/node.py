@@ -653,7 +653,7 @@ class Node:
             scan = {"active": not sc["done"] and not sc.get("aborted", False),
                     "done_blocks": sc["progress"], "total_blocks": sc["count"]}
         s = {"role": self.role, "link": self.link_state(), "ready": self.ready,
-             "generation": self.meta.gen.hex(),
+             "generation": self.meta.gen.hex(), "refusal": self.refusal,
              "alg": self.cfg.alg, "nblocks": self.nblocks, "scan": scan,
              "counters": dict(self.counters), "link_stats": dict(self.session.stats)}
         c = self.session.codec

@@ -15,7 +15,7 @@ from micropython import const
 from mirror import proto as P
 from mirror.bitmap import DirtyBitmap
 from mirror.heal import PeerReads
-from mirror.meta import PEER_SYNCED, SETTLE_HINT, relation
+from mirror.meta import PEER_SYNCED, SETTLE_HINT, TOOK_OVER, relation
 from mirror.node import INFO_BITMAP, INFO_CONSISTENT, Node
 from mirror.tree import span_for
 
@@ -57,6 +57,11 @@ class Primary(Node):
     # -- boot and pairing ------------------------------------------------------------
     def _meta_loaded(self, ok):
         m = self.meta
+        if ok and m.role == 1 and m.flags & TOOK_OVER:
+            self.took_over()  # first boot after `promote`
+            m.flags &= ~TOOK_OVER
+            self._write_meta()
+            return
         if not ok:
             m.gen = self._new_gen()
             m.flags = 0
@@ -79,8 +84,8 @@ class Primary(Node):
         return INFO_BITMAP if self.bitmap.valid else 0
 
     def took_over(self):
-        """Just promoted (roles.py): the card is the whole truth as of now, so the bitmap
-        is valid and clean; writes from this moment mark it."""
+        """First boot after `promote` (roles.py): the card is the whole truth as of now, so
+        the bitmap is valid and clean; writes from this moment mark it."""
         self.bitmap.clear_all()
         self._need_full = False
 
@@ -139,6 +144,7 @@ class Primary(Node):
         self._send_now(P.T_START, self.meta.gen + self.meta.parent)
         self.split = False
         self.paired = True
+        self.refusal = None
         self._syncing = True
         self.counters["resyncs"] += 1
         trusted = rel in ("same", "behind") and peer["flags"] & INFO_CONSISTENT

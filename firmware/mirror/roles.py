@@ -1,7 +1,7 @@
 # An operator changes a board's role (DRBD: `drbdadm primary`, `drbdadm secondary`,
 # `connect --discard-my-data`). Each command first says whether it may run (a one-line
 # reason if not, and then nothing is changed), then gives the metadata record the board
-# continues with; the runtime writes it and rebuilds the controller in its new role.
+# continues with; the board writes it and resets into its new role (rolecmds.py).
 #
 # - promote (a secondary whose primary is gone): it leads from now on, under a new
 #   generation whose parent is the one it holds, with a clean dirty bitmap of its own.
@@ -18,7 +18,7 @@
 import hashlib
 import struct
 
-from mirror.meta import CONSISTENT, PEER_SYNCED, SETTLE_HINT, ZERO, relation
+from mirror.meta import CONSISTENT, PEER_SYNCED, SETTLE_HINT, TOOK_OVER, ZERO, relation
 
 
 def new_gen(node, why):
@@ -27,15 +27,6 @@ def new_gen(node, why):
     h.update(struct.pack("<I", node.meta.seq))
     h.update(node.meta.gen)
     return h.digest()[:8]
-
-
-def next_entropy(node):
-    """Entropy for the controller that replaces this one: its link session must not reuse
-    the nonces of this one's (the peer would take it for the same session)."""
-    h = hashlib.sha256(node.entropy)
-    h.update(b"role change")
-    h.update(struct.pack("<I", node.meta.seq))
-    return h.digest()[:16]
 
 
 def split_problem(node):
@@ -72,7 +63,7 @@ def promoted_meta(node):
     m.role = 1
     m.parent = m.gen
     m.gen = new_gen(node, b"promote")
-    m.flags = 0
+    m.flags = TOOK_OVER  # the primary it boots as knows its card is the whole truth
     return m
 
 

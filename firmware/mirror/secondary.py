@@ -109,6 +109,7 @@ class Secondary(Node):
             self._write_meta()
         self.paired = True
         self.split = False
+        self.refusal = None
         self._event("paired", gen.hex())
 
     # -- applying writes in stream order ---------------------------------------------

@@ -20,6 +20,7 @@ class Side:
         self.bad = set()  # blocks that fail reads until written (an ECC error)
         self.entropy = entropy
         self.node = cls(cfg, self.card.nblocks, self._emit, entropy)
+        self.settings = {}  # the Config keywords (Pair sets them): switch() rebuilds from them
 
     def read_fails(self, block, buf):
         n = len(buf) // 512
@@ -52,18 +53,21 @@ class Side:
 
     def switch(self, role, now, link_up):
         """What firmware/rolecmds.py switch_role does: write the changed metadata record,
-        then a new controller in `role` over the same card."""
+        then (the board resets) a new controller in `role` over the same card."""
         from mirror.primary import Primary
         from mirror.secondary import Secondary
         old = self.node
         old._write_meta()
         while self.done:
             old.io_done(self.done.pop(0), now)
-        from mirror.roles import next_entropy
-        from rolecmds import with_role
+        from mirror.config import Config
         cls = Primary if role == "primary" else Secondary
-        self.entropy = next_entropy(old)
-        self.node = cls(with_role(old.cfg, role), self.card.nblocks, self._emit, self.entropy)
+        # a reset board has fresh entropy: its session must not reuse the old nonces (the
+        # peer would take it for the same session)
+        self.entropy = bytes(self.entropy) + b"+"
+        kw = dict(self.settings)
+        kw["role"] = role
+        self.node = cls(Config(**kw), self.card.nblocks, self._emit, self.entropy)
         self.node.start(now)
         while self.done:
             self.node.io_done(self.done.pop(0), now)
@@ -100,6 +104,8 @@ class Pair:
         cards = cards or (None, None)
         self.p = Side(Primary, Config(**cp), nblocks, b"P%d" % seed, cards[0])
         self.s = Side(Secondary, Config(**cs), nblocks, b"S%d" % seed, cards[1])
+        self.p.settings = cp
+        self.s.settings = cs
         self.link_up = False
         self.filter = None
         self.link_bytes = 0

@@ -96,8 +96,7 @@ def _fail_over(pair):
     assert roles.promote_problem(s) is None
     old_gen = s.meta.gen
     roles.promoted_meta(s)
-    new = pair.s.switch("primary", pair.now, False)
-    new.took_over()
+    new = pair.s.switch("primary", pair.now, False)  # boots as the primary
     assert new.role == "primary" and new.meta.parent == old_gen and new.meta.gen != old_gen
     return new
 

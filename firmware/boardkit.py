@@ -1,10 +1,33 @@
-# Board profiles (boards/NAME/board.py) are data: NAME, HEAP, SETTINGS, and the buses (SPI,
-# UART or ETH). This module builds a board's card, link and engines from that data, so a
-# new board is a new table. A profile may still define card(), link(conf), role(conf),
+# Board profiles (boards/NAME/board.py) are data: NAME, HEAP, SETTINGS, the port it runs on
+# (PLATFORM = its sys.platform) and the buses (SPI, UART or ETH). This module builds a
+# board's card, link and engines from that data, so a new board is a new table. It passes
+# a port only what that port's constructors accept: pins for an SPI bus or a UART only when
+# the profile names them (the stm32 port's hardware SPI and UART have fixed pins and refuse
+# sck/mosi/miso and tx/rx: ports/stm32/machine_spi.c, machine_uart.c); "soft": True takes
+# machine.SoftSPI, which needs them. A profile may still define card(), link(conf), role(conf),
 # entropy() or reset() itself when its hardware needs something the data cannot say (the
 # emulator does). Hardware modules are passed in (`machine`, `network`) so tests can hand in
 # fakes.
 import os
+import sys
+
+
+def check_port(board):
+    """A profile flashed onto the wrong port says so (rather than failing somewhere odd)."""
+    want = getattr(board, "PLATFORM", None)
+    if want and sys.platform != want:
+        raise OSError("the %s profile is for MicroPython's %s port, this board runs %s: "
+                      "flash the profile for this board (sdmirror boards)" % (
+                          board.NAME, want, sys.platform))
+
+
+def pins(Pin, spec, names):
+    """Keyword arguments NAME=Pin(spec[NAME]) for the names the profile gives."""
+    kw = {}
+    for n in names:
+        if n in spec:
+            kw[n] = Pin(spec[n])
+    return kw
 
 
 ROLE_FILE = "sdmirror.role"
@@ -39,7 +62,8 @@ def role(board, conf):
 
 
 def card(board, machine=None):
-    """The SD card on the SPI bus of board.SPI (id, sck, mosi, miso, cs, baudrate)."""
+    """The SD card on the SPI bus of board.SPI: id, cs, baudrate, and sck/mosi/miso where
+    the port lets a bus choose its pins ("soft": True: machine.SoftSPI on those pins)."""
     if hasattr(board, "card"):
         return board.card()
     from drivers.sdcard import SDCard
@@ -47,14 +71,19 @@ def card(board, machine=None):
         import machine
     spi = board.SPI
     Pin = machine.Pin
-    bus = machine.SPI(spi["id"], baudrate=400000, polarity=0, phase=0,
-                      sck=Pin(spi["sck"]), mosi=Pin(spi["mosi"]), miso=Pin(spi["miso"]))
+    kw = pins(Pin, spi, ("sck", "mosi", "miso"))
+    if spi.get("soft"):
+        bus = machine.SoftSPI(baudrate=400000, polarity=0, phase=0, **kw)
+    else:
+        bus = machine.SPI(spi["id"], baudrate=400000, polarity=0, phase=0, **kw)
     cs = Pin(spi["cs"], Pin.OUT, value=1)
     return SDCard(bus, cs, baudrate=spi["baudrate"])
 
 
 def link(board, conf, machine=None, network=None):
-    """The link: board.UART (id, tx, rx, baudrate), or board.ETH (an Ethernet PHY) and TCP:
+    """The link: board.UART (id, baudrate, and tx/rx where the port takes them), or
+    board.ETH (the network.LAN keywords of the port: pins, phy_addr, "phy" naming a PHY_
+    constant of network or network.LAN) and TCP:
     the primary connects to sdmirror.json's "peer" (HOST[:PORT]), the secondary listens on
     "listen" (default board.PORT)."""
     if hasattr(board, "link"):
@@ -65,14 +94,23 @@ def link(board, conf, machine=None, network=None):
     if hasattr(board, "UART"):
         from drivers.uartlink import UartLink
         u = board.UART
-        return UartLink(machine.UART(u["id"], baudrate=u["baudrate"], tx=Pin(u["tx"]),
-                                     rx=Pin(u["rx"]), rxbuf=4096, timeout=0))
+        return UartLink(machine.UART(u["id"], baudrate=u["baudrate"], rxbuf=4096, timeout=0,
+                                     **pins(Pin, u, ("tx", "rx"))))
     if network is None:
         import network
     eth = board.ETH
-    lan = network.LAN(mdc=Pin(eth["mdc"]), mdio=Pin(eth["mdio"]), power=Pin(eth["power"]),
-                      phy_addr=eth["phy_addr"], phy_type=getattr(network, "PHY_" + eth["phy"]))
+    kw = pins(Pin, eth, ("mdc", "mdio", "power", "reset"))
+    if "phy_addr" in eth:
+        kw["phy_addr"] = eth["phy_addr"]
+    if "phy" in eth:
+        name = "PHY_" + eth["phy"]
+        kw["phy_type"] = getattr(network, name, None)
+        if kw["phy_type"] is None:
+            kw["phy_type"] = getattr(network.LAN, name)  # stm32: constants on the class
+    lan = network.LAN(**kw)
     lan.active(True)
+    if conf.get("ifconfig"):  # [ip, mask, gateway, dns]; else the port's DHCP
+        lan.ifconfig(tuple(conf["ifconfig"]))
     return tcp_link(conf, board.PORT)
 
 

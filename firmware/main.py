@@ -36,6 +36,7 @@ def build(board, conf):
     if conf.get("key"):
         import binascii
         settings["key"] = binascii.unhexlify(conf["key"])
+    boardkit.check_port(board)
     role = boardkit.role(board, conf)
     cfg = Config(role=role, **settings)
     # the link keeps its configured direction (on TCP the secondary listens) whatever the

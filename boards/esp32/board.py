@@ -3,6 +3,10 @@
 # network stack runs. Set a "key": frames crossing networks you do not own must be
 # authenticated.
 NAME = "esp32"
+TITLE = "ESP32 with a LAN8720 Ethernet PHY"
+PLATFORM = "esp32"
+MPY_BOARD = "ESP32_GENERIC"
+CHIP = "esp32"
 # The firmware is frozen into the MicroPython build (manifest.py): its bytecode (about
 # 80 KiB) stays in flash and `sdmirror flash` copies only main.py and the profile.
 FROZEN = True

@@ -10,6 +10,7 @@ from sdmirror import __version__
 
 COMMANDS = (
     # name, module, one-line help
+    ("boards", "sdmirror.commands.boards", "the board profiles: MicroPython build, link, heap"),
     ("flash", "sdmirror.commands.flash", "put the firmware on a board (mpy-cross + mpremote)"),
     ("console", "sdmirror.commands.console", "terminal on a board's console (serial or socket://); Ctrl-] quits"),
     ("status", "sdmirror.commands.status", "one board's role, link, generation, dirty regions, scan, counters"),

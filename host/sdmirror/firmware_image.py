@@ -47,8 +47,8 @@ def board_value(board, name, default=None, boards_root=None):
 
 
 def manifest_modules(board, boards_root=BOARDS):
-    """The profile's own modules that its MicroPython manifest (boards/NAME/manifest.py, or
-    its BASE's) freezes: module("x.py") without a base_path, i.e. from the profile folder."""
+    """The modules (file names) that the profile's MicroPython manifest (boards/NAME/
+    manifest.py, or its BASE's) freezes with module("x.py", ...)."""
     for b in (board, board_value(board, "BASE", "", boards_root)):
         path = os.path.join(boards_root, b, "manifest.py") if b else ""
         if b and os.path.isfile(path):
@@ -61,8 +61,7 @@ def manifest_modules(board, boards_root=BOARDS):
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                 node.func.id == "module" and node.args and \
-                isinstance(node.args[0], ast.Constant) and \
-                not any(k.arg == "base_path" for k in node.keywords):
+                isinstance(node.args[0], ast.Constant):
             out.add(node.args[0].value)
     return out
 
@@ -115,10 +114,12 @@ def _target(dest):
     return dest[:-3] + ".mpy"
 
 
-def build(board, out_dir, full=False):
-    """Write the board's image into out_dir; returns the list of paths written (relative)."""
+def build(board, out_dir, full=False, arch=True):
+    """Write the board's image into out_dir; returns the list of paths written (relative).
+    arch=False compiles native code for this machine instead of the board's MPY_ARCH (for
+    the VM, which cannot run ARM code)."""
     exe = mpy_cross()
-    arch = board_value(board, "MPY_ARCH")
+    arch = board_value(board, "MPY_ARCH") if arch else "host"
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         for src, dest in sources(board, full):

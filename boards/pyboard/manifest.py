@@ -1,0 +1,11 @@
+# MicroPython manifest: freeze the sdmirror firmware into the Pyboard's MicroPython build,
+# so its bytecode stays in flash (board.py says FROZEN = True). Paths are relative to this
+# file. For example:
+#   make -C micropython/ports/stm32 BOARD=PYBV11 FROZEN_MANIFEST=$PWD/boards/pyboard/manifest.py
+include("$(PORT_DIR)/boards/manifest.py")
+package("mirror", base_path="../../firmware")
+package("drivers", base_path="../../firmware")
+module("runtime.py", base_path="../../firmware")
+module("console.py", base_path="../../firmware")
+module("boardkit.py", base_path="../../firmware")
+module("crc_hw.py", base_path="../stm32f4")

@@ -95,3 +95,22 @@ def test_session_key():
     assert auth.session_key(key, bytearray(na), memoryview(nb)) == sk
     assert auth.session_key(key, nb, na) != sk  # order matters: each side knows its role
     assert auth.session_key(b"other", na, nb) != sk
+
+
+def test_alternating_keys_and_a_changed_key_buffer_give_the_right_macs():
+    # the padded keys are kept for the last key: switching keys, or reusing a bytearray
+    # with new contents, must never reuse stale pads
+    import binascii
+    ka, kb = b"a" * 32, b"b" * 70
+    ref_a = auth.hmac_sha256(ka, b"msg")
+    ref_b = auth.hmac_sha256(kb, b"msg")
+    assert ref_a != ref_b
+    for _ in range(3):
+        assert auth.hmac_sha256(ka, b"msg") == ref_a
+        assert auth.hmac_sha256(kb, b"msg") == ref_b
+    buf = bytearray(ka)
+    assert auth.hmac_sha256(buf, b"msg") == ref_a
+    buf[0] ^= 1
+    assert auth.hmac_sha256(buf, b"msg") != ref_a
+    assert binascii.hexlify(auth.hmac_sha256(b"key", b"The quick brown fox jumps over the lazy dog")) == \
+        b"f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"  # the Wikipedia example

@@ -124,11 +124,22 @@ def test_length_frame_is_prefix_plus_raw_with_a_little_endian_crc32():
 
 def test_cobs_frame_carries_the_same_raw_frame():
     from mirror import cobs
-    a = encode(codec(KEY), [(0x22, 1, 2, b"abc\x00def")])
-    b = encode(codec(KEY, framing="length"), [(0x22, 1, 2, b"abc\x00def")])
+    a = encode(codec(), [(0x22, 1, 2, b"abc\x00def")])
+    b = encode(codec(framing="length"), [(0x22, 1, 2, b"abc\x00def")])
     out = bytearray(len(a))
     n = cobs.decode_into(a[:-1], out)
     assert bytes(out[:n]) == b[PREFIX:]
+
+
+def test_keyed_length_frames_carry_the_tag_as_their_only_check():
+    c = codec(KEY, framing="length")
+    wire = encode(c, [(0x22, 1, 2, b"abc")])
+    assert len(wire) == PREFIX + 5 + 3 + 16 == c.wire_size(3)
+    assert len(encode(codec(KEY), [(0x22, 1, 2, b"abc")])) > len(wire)  # COBS keeps the CRC
+    bad = bytearray(wire)
+    bad[PREFIX + 6] ^= 1
+    assert feed(c, bytes(bad) + wire) == [(0x22, 1, 2, b"abc")]
+    assert c.bad_auth == 1 and c.bad_crc == 0
 
 
 def test_length_framing_recovers_after_corruption_and_lost_bytes():
@@ -144,7 +155,7 @@ def test_length_framing_recovers_after_corruption_and_lost_bytes():
     bad = bad[:third + 30] + bad[third + 40:]
     got = feed(c, bytes(bad))
     assert got == [frames[0], frames[2], frames[4]]
-    assert c.bad_crc >= 1
+    assert c.bad_auth >= 1  # keyed: the tag is the check
     assert feed(c, encode(c, frames[:1])) == frames[:1]
 
 

@@ -20,12 +20,21 @@ HELP = {
     "read N": "hex of block N",
     "write N HEX": "write block N (primary: mirrored)",
     "inject FAULT": "link-down|link-up|drop-bitmap|corrupt-block N|reboot|bad-block N|"
-                    "card-dead|card-back",
+                    "card-dead|card-back (needs unlock, unless the board profile sets DIAGNOSTICS)",
     "promote": "secondary, primary gone: lead",
     "demote": "old primary: follow the new one",
     "settle --discard-this-side": "split: this side follows, its changes dropped",
+    "unlock": "allow inject until the next reset",
     "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH": "FAT filesystem on the volume",
 }
+
+
+# The commands (cmd_NAME below). A line's first word is looked up here before anything
+# else: MicroPython's getattr would raise on a name over ~250 characters (a qstr limit).
+COMMANDS = ("help", "version", "status", "stats", "scan", "bitmap", "read", "write", "inject",
+            "unlock", "promote", "demote", "settle", "fs")
+MAX_LINE = 2200  # the longest command: write N HEX of a whole block
+MAX_FS_BYTES = 1 << 24  # fs write: enough for any test file, bounded so one line ends
 
 
 class CommandError(Exception):
@@ -40,8 +49,13 @@ class Console:
         self.stream = stream
         self.out = out
         self._line = bytearray()
+        self._overflow = False
         self._fs = None
         self.on_role = None  # called with the new role after promote/demote/settle (main.py)
+        # fault injection is for test benches: an emulated board allows it, a real one
+        # only after `unlock` (a stray line must not corrupt a card)
+        self.unlocked = bool(getattr(board, "DIAGNOSTICS", False))
+        self.internal_errors = 0  # commands that raised what no check foresaw (a bug)
 
     def emit(self, obj):
         self.out.write(json.dumps(obj))
@@ -59,52 +73,78 @@ class Console:
         if c == 3:
             raise KeyboardInterrupt
         if c in (10, 13):
-            line = bytes(self._line).decode().strip()
+            raw = bytes(self._line)
+            overflow = self._overflow
             self._line = bytearray()
+            self._overflow = False
+            if overflow:
+                self.emit({"cmd": "?", "error": "line longer than %d bytes: ignored" % MAX_LINE})
+                return
+            try:
+                line = raw.decode().strip()
+            except UnicodeError:
+                self.emit({"cmd": "?", "error": "line is not UTF-8 text: ignored"})
+                return
             if line:
                 self.command(line)
-        elif len(self._line) < 2200:
+        elif len(self._line) < MAX_LINE:
             self._line.append(c)
+        else:
+            self._overflow = True
 
     def command(self, line):
         words = line.split()
+        if not words:
+            return
         name = words[0]
+        if name not in COMMANDS:
+            self.emit({"cmd": name[:40], "error": "unknown command '%s'; try help" %
+                       (name if len(name) <= 40 else name[:40] + "...")})
+            return
         try:
-            fn = getattr(self, "cmd_" + name.replace("-", "_"), None)
-            if fn is None:
-                raise CommandError("unknown command '%s'; try help" % name)
-            reply = fn(words[1:])
+            reply = getattr(self, "cmd_" + name)(words[1:])
         except CommandError as e:
             reply = {"error": str(e)}
         except (OSError, ValueError) as e:
             reply = {"error": "%s failed: %s" % (name, e)}
+        except Exception as e:  # noqa: no line may stop the board; counted, it is a bug
+            self.internal_errors += 1
+            reply = {"error": "%s failed: %s: %s" % (name, type(e).__name__, e)}
         reply["cmd"] = name
         self.emit(reply)
 
-    def _int(self, word, what):
+    def _int(self, word, what, lo=None, hi=None):
         try:
-            return int(word)
+            v = int(word)
         except ValueError:
-            raise CommandError("%s must be a number, not '%s'" % (what, word))
+            raise CommandError("%s must be a number, not '%s'" % (what, word[:40]))
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise CommandError("%s must be from %s to %s, not %d" % (what, lo, hi, v))
+        return v
 
-    def _args(self, args, n, usage):
-        if len(args) < n:
+    def _args(self, args, n, usage, most=None):
+        """At least n arguments, at most `most` (default: exactly n)."""
+        if len(args) < n or len(args) > (n if most is None else most):
             raise CommandError("usage: " + usage)
 
     # -- commands --------------------------------------------------------------------
     def cmd_help(self, args):
+        self._args(args, 0, "help")
         return {"commands": HELP}
 
     def cmd_version(self, args):
+        self._args(args, 0, "version")
         return {"version": VERSION, "protocol": PROTOCOL, "board": self.board.NAME}
 
     def cmd_status(self, args):
+        self._args(args, 0, "status")
         s = self.rt.node.status()
         s["board"] = self.board.NAME
         s["version"] = VERSION
         return s
 
     def cmd_stats(self, args):
+        self._args(args, 0, "stats")
         gc.collect()
         s = {"link": self.rt.node.status()["link_stats"], "mem_free": gc.mem_free(),
              "mem_alloc": gc.mem_alloc()}
@@ -114,6 +154,7 @@ class Console:
         return s
 
     def cmd_scan(self, args):
+        self._args(args, 0, "scan")
         node = self.rt.node
         if node.role != "primary":
             raise CommandError("scans are started by the primary; run scan there")
@@ -124,7 +165,8 @@ class Console:
         node = self.rt.node
         if node.role != "primary":
             raise CommandError("the bitmap lives on the primary")
-        width = self._int(args[0], "width") if args else 64
+        self._args(args, 0, "bitmap [N]", 1)
+        width = self._int(args[0], "width", 1, 256) if args else 64
         bm = node.bitmap
         strip = bytearray(b"." * width)
         r = bm.next_dirty(0)
@@ -136,7 +178,7 @@ class Console:
 
     def cmd_read(self, args):
         self._args(args, 1, "read N")
-        n = self._int(args[0], "block")
+        n = self._int(args[0], "block", 0, self.rt.node.nblocks - 1)
         buf = bytearray(512)
         self.volume.readblocks(n, buf)
         return {"block": n, "hex": binascii.hexlify(buf).decode()}
@@ -145,7 +187,7 @@ class Console:
         self._args(args, 2, "write N HEX")
         if self.rt.node.role != "primary":
             raise CommandError("the secondary is read-only; write on the primary")
-        n = self._int(args[0], "block")
+        n = self._int(args[0], "block", 0, self.rt.node.nblocks - 1)
         try:
             data = binascii.unhexlify(args[1])
         except ValueError:
@@ -157,11 +199,19 @@ class Console:
         self.volume.writeblocks(n, buf)
         return {"block": n, "ok": True}
 
+    def cmd_unlock(self, args):
+        self._args(args, 0, "unlock")
+        self.unlocked = True
+        return {"ok": True, "unlocked": True}
+
     def cmd_inject(self, args):
+        if not self.unlocked:
+            raise CommandError("fault injection is locked on this board: send unlock first")
+        what = args[0] if args else ""
         self._args(args, 1, "inject link-down|link-up|drop-bitmap|corrupt-block N|reboot|"
-                   "bad-block N|card-dead|card-back")
+                   "bad-block N|card-dead|card-back",
+                   2 if what in ("corrupt-block", "bad-block") else 1)
         rt = self.rt
-        what = args[0]
         if what == "link-down":
             rt.link.close(rt.now())
         elif what == "link-up":
@@ -171,10 +221,7 @@ class Console:
                 raise CommandError("the bitmap lives on the primary")
             rt.node.bitmap.invalidate()
         elif what == "corrupt-block":
-            self._args(args, 2, "inject corrupt-block N")
-            n = self._int(args[1], "block")
-            if not 0 <= n < rt.node.nblocks:
-                raise CommandError("block %d outside the volume" % n)
+            n = self._int(args[1], "block", 0, rt.node.nblocks - 1)
             buf = bytearray(512)
             rt.card.readblocks(n, buf)
             buf[random.getrandbits(9)] ^= 1 << random.getrandbits(3)
@@ -185,10 +232,7 @@ class Console:
                 raise CommandError("%s needs an emulated card (this board has a real one)" %
                                    what)
             if what == "bad-block":
-                self._args(args, 2, "inject bad-block N")
-                n = self._int(args[1], "block")
-                if not 0 <= n < rt.node.nblocks:
-                    raise CommandError("block %d outside the volume" % n)
+                n = self._int(args[1], "block", 0, rt.node.nblocks - 1)
                 model.bad.add(n)  # reads fail until the block is written again
             elif what == "card-dead":
                 model.remove()
@@ -224,24 +268,28 @@ class Console:
         return self._fs
 
     def cmd_fs(self, args):
-        self._args(args, 1, "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH")
-        import vfs
+        self._args(args, 1, "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH", 4)
         op = args[0]
+        if op == "write":  # the arguments first: nothing is written if one is wrong
+            self._args(args, 3, "fs write PATH BYTES [SEED]", 4)
+            size = self._int(args[2], "BYTES", 0, MAX_FS_BYTES)
+            seed = self._int(args[3], "SEED", 0, 0x3FFFFFFF) if len(args) > 3 else size
+        import vfs
         if op != "ls" and op != "read" and self.rt.node.role != "primary":
             raise CommandError("the secondary is read-only; use the primary")
         if op == "mkfs":
+            self._args(args, 1, "fs mkfs")
             vfs.VfsFat.mkfs(self.volume)
             self._fs = None
             return {"ok": True}
         fs = self._filesystem()
         if op == "ls":
+            self._args(args, 1, "fs ls [PATH]", 2)
             path = args[1] if len(args) > 1 else "/"
             return {"path": path, "entries": [[e[0], e[3] if len(e) > 3 else 0]
                                               for e in fs.ilistdir(path)]}
         if op == "write":
-            self._args(args, 3, "fs write PATH BYTES [SEED]")
-            size = self._int(args[2], "BYTES")
-            random.seed(self._int(args[3], "SEED") if len(args) > 3 else size)
+            random.seed(seed)
             h = hashlib.sha256()
             chunk = bytearray(512)
             with fs.open(args[1], "wb") as f:

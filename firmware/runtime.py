@@ -30,6 +30,7 @@ _WAIT_MS = 30000
 REBASE_AT = const(1 << 28)  # 3.1 days; deadlines up to 2^29 ms ahead stay small too
 # (REBASE_AT and KEEP are public: tests read them, and const names with _ vanish)
 KEEP = const(1 << 26)  # 18.6 hours
+_MAX_ERRORS = 50  # passes of the loop failing in a row: give up (run_guarded resets)
 
 
 class Runtime:
@@ -50,6 +51,7 @@ class Runtime:
         self._link_obj = None
         self._link_fd = None
         self._bg_progress = False
+        self.errors = 0  # loop passes that raised (reported as `error` events)
 
     def now(self):
         t = ticks_ms()
@@ -173,17 +175,50 @@ class Runtime:
         self._flush_tx()
 
     def run(self):
+        """The loop. An exception out of one pass (a bug: no byte from the link or the
+        console should cause one) is reported as an `error` event and the link session
+        starts over from a known state; only a run of _MAX_ERRORS passes that all fail
+        (nothing gets better) ends the loop, for run_guarded's reset."""
+        errors = 0
         while True:
-            self.pump(50)
+            try:
+                self.pump(50)
+                errors = 0
+            except (KeyboardInterrupt, MemoryError):
+                raise
+            except Exception as e:
+                errors += 1
+                self.errors += 1
+                self._report("error", "%s: %s (the link starts over)" % (type(e).__name__, e))
+                if errors >= _MAX_ERRORS:
+                    raise
+                try:
+                    self.node.session.restart(self.now(), "internal error")
+                except Exception:
+                    pass
+
+    def _report(self, name, detail):
+        if self.on_event is not None:
+            try:
+                self.on_event(name, detail)
+            except Exception:
+                pass
 
     def run_guarded(self, on_fatal):
-        """run(), but out of memory is survived the way a watchdog would: report it and
-        reset the board (state in RAM, the bitmap too, is lost: the next pairing scans)."""
+        """run(), but out of memory (or a loop that keeps failing) is survived the way a
+        watchdog would: report it and reset the board (state in RAM, the bitmap too, is
+        lost: the next pairing scans)."""
         try:
             self.run()
+        except KeyboardInterrupt:
+            raise
         except MemoryError:
             import gc
             gc.collect()
             on_fatal("out of memory (%d bytes free after collection): resetting" %
                      gc.mem_free())
             raise
+        except Exception as e:
+            on_fatal("%d loop passes failed in a row, last %s: %s: resetting" %
+                     (_MAX_ERRORS, type(e).__name__, e))
+            raise MemoryError  # main() resets the board on this, as a watchdog would

@@ -12,6 +12,8 @@ HEAP = (256 + 64) * 1024
 # 32-block background reads: an idle card is scanned at read speed; as soon as the
 # application writes, background reads drop to one block (mirror/node.py: _bg_chunk)
 SETTINGS = {"window": 8, "frame_blocks": 8, "chunk_blocks": 32}
+# a test bench: the console's fault injection (inject ...) needs no unlock
+DIAGNOSTICS = True
 
 
 def role(conf):

@@ -62,19 +62,20 @@ class Meta:
 def load(slots):
     """The newest valid record among the slots: slots is a list of (read_ok, buffer).
     Returns (Meta, state): state "ok", "blank" (every slot read, none holds a record: a new
-    card) or "unreadable" (no record, and a slot could not be read: not a new card)."""
+    card) or "unreadable" (a slot could not be read). A slot that could not be read is not
+    an absent slot: it may hold the newest record, and taking the other (older) one would
+    put the card on a generation its peer has left, so the pair would refuse to resync
+    ("histories diverged"). The caller reads again, and refuses to go on if it cannot."""
     best = None
-    failed = False
     for ok, buf in slots:
         if not ok:
-            failed = True
-            continue
+            return Meta(), "unreadable"
         m = Meta()
         if m.unpack(buf) and (best is None or m.seq > best.seq):
             best = m
     if best is not None:
         return best, "ok"
-    return Meta(), "unreadable" if failed else "blank"
+    return Meta(), "blank"
 
 
 def relation(p_gen, p_parent, s_gen, s_parent):

@@ -26,6 +26,7 @@ from micropython import const
 from mirror import checksum
 from mirror import proto as P
 from mirror import meta as metadata
+from mirror import msgcheck
 from mirror.meta import Meta
 from mirror.session import Session, UP
 from mirror.tree import FANOUT, SpanHasher, span_for
@@ -112,7 +113,8 @@ class Node:
         self._dig = bytearray(cfg.chunk_blocks * self.dsize)
         # full scans: group digests in RAM, then a root digest over them
         self._max_groups = max(1, cfg.cache_bytes // self.dsize)
-        self.hasher = SpanHasher(self.engine, span_for(self.nblocks, self._max_groups))
+        self._max_span = span_for(self.nblocks, self._max_groups)
+        self.hasher = SpanHasher(self.engine, self._max_span)
         self._cache = bytearray(self._max_groups * self.dsize)
         self._root = bytearray(self.dsize)
         self.scan = None  # dict describing the current or last scan pass
@@ -120,7 +122,8 @@ class Node:
         self._work = {}
         self._since_q = []
         self.counters = {"mismatches": 0, "resync_blocks": 0, "rechecks": 0, "blocks_copied": 0,
-                         "scans": 0, "io_errors": 0, "refused": 0}
+                         "scans": 0, "io_errors": 0, "refused": 0,
+                         "bad_messages": 0}
 
     # -- events ----------------------------------------------------------------------
     def rebase(self, d):
@@ -312,6 +315,10 @@ class Node:
         return None
 
     def on_message(self, ftype, p):
+        why = msgcheck.problem(ftype, p, self.dsize, self._max_span, self.cfg.frame_blocks)
+        if why is not None:
+            self._bad_message(why)
+            return
         if ftype == P.T_SUMS:
             self._on_sums(p)
         elif ftype == P.T_SUMREQ:
@@ -324,6 +331,20 @@ class Node:
     # -- helpers ---------------------------------------------------------------------
     def _event(self, name, detail=None):
         self.emit(A_EVENT, name, detail)
+
+    def _bad_message(self, why):
+        """A message that is malformed, or asks for what this volume does not have: dropped
+        and counted (logged at the 1st, 2nd, 4th, 8th...: a flood must not flood the
+        console). The protocol counts on every message (a write confirmed cumulatively, an
+        answer an epoch waits for), so the session starts over: the primary takes back what
+        was unconfirmed as dirty and resyncs it. A peer that sends one is broken (or, on an
+        unkeyed link, not our peer), and starting over is the one state both agree on."""
+        c = self.counters
+        c["bad_messages"] += 1
+        if c["bad_messages"] & (c["bad_messages"] - 1) == 0:
+            self._event("bad_message", why)
+        if self.session.state == UP:
+            self.session.restart(self.now, "bad message from peer: " + why)
 
     def _refuse(self, reason):
         self.counters["refused"] += 1

@@ -292,7 +292,11 @@ class Primary(Node):
     # -- messages ------------------------------------------------------------------------
     def _on_role_message(self, ftype, p):
         if ftype == P.T_WACK:
-            self._on_wack(struct.unpack_from("<I", p, 0)[0])
+            wid = struct.unpack_from("<I", p, 0)[0]
+            if wid >= self._next_wid:
+                self._bad_message("confirmation of write %d, never sent" % wid)
+                return
+            self._on_wack(wid)
         elif ftype == P.T_BREQ:
             if self.paired:
                 self._enqueue(self._job_serve_blocks(bytes(p)))
@@ -416,6 +420,7 @@ class Primary(Node):
                 self.bitmap.mark_all()
                 self._need_full = False
                 self._flat = True
+                self._next_scan = None  # taken: the next is scheduled when this one ends
                 self.counters["scans"] += 1
             else:
                 return self._job_full_scan(not self._need_full)

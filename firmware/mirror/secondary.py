@@ -5,6 +5,7 @@
 import struct
 
 from mirror import proto as P
+from mirror.msgcheck import text
 from mirror.readserver import ReadServer
 from mirror.meta import CONSISTENT, ZERO, relation
 from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, Node
@@ -83,6 +84,11 @@ class Secondary(Node):
         elif ftype == P.T_SCAN:
             if self.paired:
                 tag, start, count, gsize = struct.unpack_from("<BIII", p, 0)
+                if count < 1 or start + count > self.vblocks or \
+                        (count + gsize - 1) // gsize > self._max_groups:
+                    self._bad_message("scan of %d blocks at %d in spans of %d" %
+                                      (count, start, gsize))
+                    return
                 self._begin_scan(tag, start, count, gsize)
                 self._enqueue(self._job_pass())
         elif ftype == P.T_START:
@@ -100,7 +106,7 @@ class Secondary(Node):
                 self.counters["reads_served"] += 1
                 self.reads.on_request(p)
         elif ftype == P.T_REFUSE:
-            self._refuse("primary refused: " + bytes(p).decode())
+            self._refuse("primary refused: " + text(p))
 
     def _on_start(self, gen):
         m = self.meta
@@ -114,14 +120,19 @@ class Secondary(Node):
 
     # -- applying writes in stream order ---------------------------------------------
     def _apply(self, block, data, wid, account):
+        """Write `data` at `block`, checked against the volume before any card access:
+        whole blocks, at least one, inside the mirrored volume (so never the metadata
+        blocks after it). False (the write dropped, the session restarted) if not."""
         n = len(data) // 512
-        if block + n > self.nblocks:
+        if n < 1 or len(data) % 512 or block < 0 or block + n > self.vblocks:
             self.counters["dropped_writes"] += 1
-            return
+            self._bad_message("write of %d bytes at block %d" % (len(data), block))
+            return False
         self.log.add(block, n)
         self._writes_issued += 1
         self._io.append((IO_WRITE, wid, account))
         self.emit(A_WRITE, block, data)
+        return True
 
     def _on_write(self, p):
         if not self.paired:
@@ -143,7 +154,8 @@ class Secondary(Node):
             end = pos + count * 512
             last = end + P.ENTRY > len(p)
             account = (tag << 16) | count if flags & P.F_REPLY else -1
-            self._apply(block, p[pos:end], wid if last else 0, account)
+            if not self._apply(block, p[pos:end], wid if last else 0, account):
+                return
             pos = end
 
     def _write_done(self, ok, wid, account):

@@ -132,10 +132,32 @@ def test_console_errors_are_one_line_and_say_what_to_do():
 
 def test_console_fault_injection():
     con, out = console()
+    con.command("unlock")  # a board profile without DIAGNOSTICS: locked until then
     con.command("inject drop-bitmap")
     con.command("inject corrupt-block 5")
     con.command("inject link-down")
-    assert [r.get("ok") for r in out.replies()] == [True, True, True]
+    assert [r.get("ok") for r in out.replies()] == [True, True, True, True]
     assert not con.rt.node.bitmap.valid
     assert con.rt.card.data[5 * 512:6 * 512] != bytes(512)
     assert not con.rt.link.enabled
+
+
+def test_the_loop_reports_an_exception_and_goes_on():
+    # Runtime.run caught only MemoryError: one exception out of a pass stopped the board
+    con, out = console()
+    rt = con.rt
+    events = []
+    rt.on_event = lambda name, detail: events.append(name)
+    passes = [0]
+
+    def pump(timeout_ms, with_console=True):
+        passes[0] += 1
+        if passes[0] <= 2:
+            raise IndexError("a bug")
+        raise KeyboardInterrupt
+    rt.pump = pump
+    try:
+        rt.run()
+    except KeyboardInterrupt:
+        pass
+    assert passes[0] == 3 and events.count("error") == 2 and rt.errors == 2

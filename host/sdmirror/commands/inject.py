@@ -70,6 +70,7 @@ def firmware_fault(args):
     _check_values(args.fault, args.values, FIRMWARE[args.fault])
     line = "inject " + " ".join([args.fault] + [str(_number(v, "block", int)) for v in args.values])
     with connect(args.port, args.timeout) as board:
+        board.checked("unlock")  # a real board's console refuses inject until told so
         reply = board.checked(line)
     reply.pop("cmd", None)
     return reply, "injected %s on %s" % (" ".join([args.fault] + args.values), args.port)

@@ -42,14 +42,17 @@ class FrameCodec:
     keys: a callable ftype -> key bytes (or None) choosing which key authenticates a frame
     type (the handshake uses the long-term key, everything else the session key).
     framing: "cobs" (UART) or "length" (TCP), see the top of this module.
+    context: None, or a callable (ftype, seq, ack, tx) -> bytes or None: data the HMAC
+    covers after the frame's own bytes without being sent (the session's sequence laps).
     """
 
-    def __init__(self, max_payload, tag_len, keys, framing="cobs"):
+    def __init__(self, max_payload, tag_len, keys, framing="cobs", context=None):
         if framing not in FRAMINGS:
             raise ValueError("framing must be cobs or length, not %r" % (framing,))
         self.max_payload = max_payload
         self.tag_len = tag_len
         self.keys = keys
+        self.context = context
         self.framing = framing
         self._cobs = framing == "cobs"
         self._crc32 = checksum.get("crc32")
@@ -94,7 +97,8 @@ class FrameCodec:
         end = start + HEADER + len(payload)
         buf[start + HEADER:end] = payload
         if self.tag_len:
-            tag = auth.hmac_sha256(self.keys(ftype), mv[start:end])
+            ctx = self.context(ftype, seq, ack, True) if self.context else None
+            tag = auth.hmac_sha256(self.keys(ftype), mv[start:end], ctx)
             buf[end:end + self.tag_len] = tag[:self.tag_len]
             end += self.tag_len
         if not self.crc_len:
@@ -204,7 +208,8 @@ class FrameCodec:
             if key is None:
                 self.bad_auth += 1
                 return False
-            tag = auth.hmac_sha256(key, mv[start:body])
+            ctx = self.context(ftype, seq, ack, False) if self.context else None
+            tag = auth.hmac_sha256(key, mv[start:body], ctx)
             if not auth.equal(tag[:self.tag_len], mv[body:body + self.tag_len]):
                 self.bad_auth += 1
                 return False

@@ -11,6 +11,22 @@
 # every frame (a bare ACK when there is nothing to send), retransmission on an adaptive
 # timeout (SRTT/RTTVAR as in TCP, Karn's rule, exponential backoff), duplicates dropped.
 # The peer is declared gone after dead_ms of silence; keepalives keep an idle link alive.
+#
+# Replays within a session: the 16-bit numbers wrap every 65,536 frames (32 MiB of
+# single-block writes), and a frame recorded one lap earlier would then be taken for the
+# expected one. So each side also counts the laps of both numbers, and the HMAC of every
+# session frame covers (sender's end, seq lap, seq, ack lap, ack), the 48-bit values as
+# both sides reconstruct them (as SRTP's rollover counter): the wire is unchanged, and a
+# frame from another lap, or reflected back to its sender, fails authentication. Under one
+# session key no (role, seq, lap) repeats for 2^47 frames.
+# Each direction starts its numbers at a value taken from the sender's nonce (as TCP's
+# initial sequence number), so a session's numbers wrap early as often as late: the
+# simulator crosses the wrap in ordinary seeds rather than only in 65,536-frame ones.
+#
+# A HELLO with an unknown nonce while a session is up may be the peer restarting, or an
+# old HELLO replayed (it is authentic: the long-term key made it). It does not tear the
+# session down: this side answers with a fresh nonce of its own (a challenge) and moves to
+# the new session only when an established HELLO echoes that nonce, which no recording can.
 import hashlib
 import struct
 from micropython import const
@@ -28,11 +44,24 @@ HANDSHAKE = const(1)
 UP = const(2)
 
 _HELLO_HDR = const(2 + 2 * NONCE)
+_NO_NONCE = bytes(NONCE)
+_CTX = "<BiHiH"  # the sender's end, seq lap, seq, ack lap, ack: MACed, never sent
 
 
 def _seq_diff(a, b):
     """a - b in 16-bit sequence space."""
     return (a - b) & 0xFFFF
+
+
+def _lap_of(v, ref, ref_lap):
+    """The lap of 16-bit number v, the nearest in 48-bit space to ref (of lap ref_lap)."""
+    if _seq_diff(v, ref) < 0x8000:
+        return ref_lap + 1 if v < ref else ref_lap
+    return ref_lap - 1 if v > ref else ref_lap
+
+
+def _isn(nonce):
+    return nonce[0] | nonce[1] << 8
 
 
 class Session:
@@ -48,7 +77,9 @@ class Session:
         self.window = w
         self._ack_every = max(2, w // 2)
         self.codec = FrameCodec(cfg.max_payload, TAG if cfg.key else 0, self._key_for,
-                                cfg.framing)
+                                cfg.framing, self._context)
+        self._dir = 1  # which end of the session we are: 1 if our nonce is the lower
+        self._ctx = bytearray(struct.calcsize(_CTX))
         self._slots = [bytearray(cfg.max_payload) for _ in range(w)]
         self._slot_len = [0] * w
         self._slot_type = bytearray(w)
@@ -64,21 +95,33 @@ class Session:
         self._nonce_count = 0
         self.nonce = bytes(NONCE)
         self.peer_nonce = None
+        self._challenge = None  # our fresh nonce, sent to a HELLO of an unknown peer nonce
+        self._unproven = None  # ...that nonce
+        self._challenge_due = 0
         self.state = DOWN
         self.rto = cfg.rto_init_ms
         self._now = 0  # the time of the bytes receive() is handling
         self._srtt = -1
         self._rttvar = 0
         self.stats = {"frames_out": 0, "bytes_out": 0, "retransmits": 0, "dup_in": 0,
-                      "gap_in": 0, "hellos_out": 0, "timeouts": 0, "sessions": 0}
+                      "gap_in": 0, "hellos_out": 0, "timeouts": 0, "sessions": 0,
+                      "challenges": 0}
         self._reset_seq(0)
 
     # -- state -------------------------------------------------------------------------
     def _reset_seq(self, now):
-        self._base = 0
-        self._next = 0
-        self._txpos = 0
-        self._expect = 0
+        # numbers start from the nonces (see the top); laps count their wraps, and _nslot
+        # is the window slot of _next (seq % window would not do: 65,536 is no multiple
+        # of a window of 6, and slots would collide across the wrap)
+        isn = _isn(self.nonce)
+        self._base = isn
+        self._next = isn
+        self._txpos = isn
+        self._next_lap = 0
+        self._base_lap = 0
+        self._nslot = 0
+        self._expect = _isn(self.peer_nonce) if self.peer_nonce else 0
+        self._expect_lap = 0
         self._ack_due = -1
         self._ack_count = 0
         self._last_rx = now
@@ -102,20 +145,46 @@ class Session:
         if self._ack_due >= 0:  # -1: no acknowledgement due
             self._ack_due = max(self._ack_due - d, 0)
         self._now = max(self._now - d, 0)
+        self._challenge_due = max(self._challenge_due - d, 0)
         st = self._slot_time
         for i in range(len(st)):
             st[i] = max(st[i] - d, 0)
 
-    def _new_nonce(self):
+    def _fresh_nonce(self):
         self._nonce_count += 1
         h = hashlib.sha256(self._nonce_seed)
         h.update(struct.pack("<I", self._nonce_count))
-        self.nonce = h.digest()[:NONCE]
+        return h.digest()[:NONCE]
+
+    def _new_nonce(self):
+        self.nonce = self._fresh_nonce()
         self.peer_nonce = None
         self._session_key = None
+        self._challenge = None
 
     def _key_for(self, ftype):
         return self.key if ftype == T_HELLO else self._session_key
+
+    def _context(self, ftype, seq, ack, tx):
+        """What the HMAC of a session frame covers beyond its bytes (see the top)."""
+        if ftype == T_HELLO:
+            return None
+        if tx:
+            role = self._dir
+            seq_lap = _lap_of(seq, self._next, self._next_lap)
+            ack_lap = self._expect_lap  # a frame always carries our current _expect
+        else:
+            role = 3 - self._dir
+            seq_lap = _lap_of(seq, self._expect, self._expect_lap)
+            ack_lap = _lap_of(ack, self._base, self._base_lap)
+        if ftype == T_ACK:
+            seq_lap = 0  # an ack's seq field is not a number (0)
+        struct.pack_into(_CTX, self._ctx, 0, role, seq_lap, seq, ack_lap, ack)
+        return self._ctx
+
+    def _slot(self, seq):
+        """The window slot of seq, a number in the window (at most `window` before _next)."""
+        return (self._nslot - _seq_diff(self._next, seq)) % self.window
 
     @property
     def established(self):
@@ -173,7 +242,7 @@ class Session:
             self._send_hello(now)
             return
         if self._txpos != self._base:
-            slot = self._base % self.window
+            slot = self._slot(self._base)
             if now - self._slot_time[slot] >= self._timeout():
                 self._go_back(now)
         if self._ack_due < 0 and now - self._last_tx >= self.cfg.keepalive_ms:
@@ -189,7 +258,7 @@ class Session:
             return self._hello_due
         t = self._last_rx + self.cfg.dead_ms + 1
         if self._txpos != self._base:
-            t = min(t, self._slot_time[self._base % self.window] + self._timeout())
+            t = min(t, self._slot_time[self._slot(self._base)] + self._timeout())
         t = min(t, self._ack_due if self._ack_due >= 0 else self._last_tx + self.cfg.keepalive_ms)
         return t
 
@@ -204,15 +273,18 @@ class Session:
         """The buffer of the next window slot, to fill with a payload; None if full."""
         if not self.can_send():
             return None
-        return self._slots[self._next % self.window]
+        return self._slots[self._nslot]
 
     def commit(self, ftype, n, now):
         """Send the payload written into begin()'s buffer (n bytes) as message ftype."""
-        slot = self._next % self.window
+        slot = self._nslot
         self._slot_len[slot] = n
         self._slot_type[slot] = ftype
         self._slot_retx[slot] = 0
+        self._nslot = (slot + 1) % self.window
         self._next = (self._next + 1) & 0xFFFF
+        if self._next == 0:
+            self._next_lap += 1
         self.pump(now)
 
     def send(self, ftype, payload, now):
@@ -250,7 +322,7 @@ class Session:
             return
         codec = self.codec
         while self._txpos != self._next:
-            slot = self._txpos % self.window
+            slot = self._slot(self._txpos)
             n = self._slot_len[slot]
             if not self._room(codec.wire_size(n)):
                 return
@@ -273,7 +345,7 @@ class Session:
         seq = self._base
         codec = self.codec
         while seq != self._txpos:
-            n += codec.wire_size(self._slot_len[seq % self.window])
+            n += codec.wire_size(self._slot_len[self._slot(seq)])
             seq = (seq + 1) & 0xFFFF
         return self.rto + n * 1000 // rate
 
@@ -282,7 +354,7 @@ class Session:
         n = _seq_diff(self._txpos, self._base)
         self.stats["retransmits"] += n
         for i in range(n):
-            self._slot_retx[(self._base + i) % self.window] = 1
+            self._slot_retx[self._slot((self._base + i) & 0xFFFF)] = 1
         self._txpos = self._base
         self.rto = min(self.rto * 2, self.cfg.rto_max_ms)
         self.pump(now)
@@ -299,13 +371,16 @@ class Session:
             self._txt = 0
 
     # -- handshake -----------------------------------------------------------------------
-    def _send_hello(self, now):
+    def _send_hello(self, now, challenge=None):
+        """Our HELLO; or, given challenge (our fresh nonce), one that echoes the unknown
+        peer nonce self._unproven and asks for an answer (established 0)."""
         info = self.upper.hello_info()
         h = self._hello
         h[0] = VERSION
-        h[1] = 1 if self.state == UP else 0
-        h[2:2 + NONCE] = self.nonce
-        h[2 + NONCE:_HELLO_HDR] = self.peer_nonce if self.peer_nonce else bytes(NONCE)
+        h[1] = 1 if self.state == UP and challenge is None else 0
+        h[2:2 + NONCE] = challenge or self.nonce
+        echo = self._unproven if challenge else self.peer_nonce
+        h[2 + NONCE:_HELLO_HDR] = echo if echo else bytes(NONCE)
         n = _HELLO_HDR + len(info)
         if n > len(h):
             raise ValueError("hello info too long")
@@ -327,12 +402,24 @@ class Session:
         their = bytes(p[2:2 + NONCE])
         echo = bytes(p[2 + NONCE:_HELLO_HDR])
         if self.state == UP and their != self.peer_nonce:
-            self._restart(now, "peer restarted")  # new peer session: start ours afresh too
+            challenge = self._challenge
+            if challenge is None or echo != challenge or not peer_est:
+                # A peer starting afresh echoes nothing (or, still handshaking, our
+                # challenge): challenge it. One echoing anything else is a recording
+                # (or a live peer's own challenge, sent to a replayed nonce): ignore it.
+                if echo == _NO_NONCE or echo == challenge:
+                    self._challenge_hello(their, now)
+                return
+            # it echoed our fresh nonce: a live peer in a new session; start ours afresh
+            # too, with the nonce it has already answered
+            self._restart(now, "peer restarted")
+            self.nonce = challenge
         new_peer = their != self.peer_nonce
         self.peer_nonce = their
         reply = new_peer or not peer_est
         if self.state != UP and echo == self.nonce:
             lo, hi = (self.nonce, their) if self.nonce < their else (their, self.nonce)
+            self._dir = 1 if lo is self.nonce else 2
             if self.key:
                 self._session_key = auth.session_key(self.key, lo, hi)
             self.state = UP
@@ -344,6 +431,19 @@ class Session:
             self.upper.on_established(p[_HELLO_HDR:])
         if reply:
             self._send_hello(now)
+
+    def _challenge_hello(self, their, now):
+        """A HELLO of nonce `their` while up: keep the session, and send a fresh nonce for
+        the peer to echo (at most one per hello_ms: a flood of replays sends little)."""
+        self.stats["challenges"] += 1
+        if self._challenge is None:
+            self._challenge = self._fresh_nonce()
+        self._unproven = their
+        if now >= self._challenge_due:
+            self._challenge_due = now + self.cfg.hello_ms
+            due = self._hello_due
+            self._send_hello(now, self._challenge)
+            self._hello_due = due
 
     # -- receiving -----------------------------------------------------------------------
     def _on_frame(self, ftype, seq, ack, payload):
@@ -360,6 +460,8 @@ class Session:
         d = _seq_diff(seq, self._expect)
         if d == 0:
             self._expect = (self._expect + 1) & 0xFFFF
+            if self._expect == 0:
+                self._expect_lap += 1
             self._ack_count += 1
             # ack every half window (the sender keeps the pipe full), else after a delay
             full = self._ack_count >= self._ack_every
@@ -376,9 +478,10 @@ class Session:
         n = _seq_diff(ack, self._base)
         if n == 0 or n > _seq_diff(self._txpos, self._base):
             return
-        last = (ack - 1) % self.window
+        last = self._slot((ack - 1) & 0xFFFF)
         if not self._slot_retx[last]:
             self._rtt_sample(now - self._slot_time[last])
+        self._base_lap = _lap_of(ack, self._base, self._base_lap)
         self._base = ack
         self.upper.on_window()
 

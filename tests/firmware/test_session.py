@@ -207,3 +207,86 @@ def test_on_a_slow_link_the_timeout_allows_for_the_bytes_in_flight():
     slow = link.a._timeout()
     # eight 4 KB frames take about 2.8 s on that wire: the timer must not fire before
     assert slow - fast >= 8 * 4000 * 1000 // 11520
+
+
+def test_a_frame_replayed_one_sequence_lap_later_is_rejected():
+    # issue 11: a T_WRITE recorded early in a long session was accepted again 65,536
+    # frames later (the 16-bit seq had wrapped). Both ends are put where 65,536 more
+    # frames would have left them (same 16-bit numbers, one lap on), then the recording
+    # is replayed.
+    recorded = []
+
+    def tap(data):
+        recorded.append(data)
+        return data
+    link = Link()
+    link.run(100, lambda: link.a.established and link.b.established)
+    link.fault = tap
+    seq = link.a._next
+    assert send_all(link, [b"old write"])
+    link.fault = None
+    frame = recorded[0]
+    a, b = link.a, link.b
+    a._next = a._txpos = a._base = seq
+    a._next_lap += 1
+    b._expect = seq
+    b._expect_lap += 1
+    got = len(link.ub.got)
+    bad = b.codec.bad_auth
+    b.receive(frame, link.now)
+    assert len(link.ub.got) == got and b.codec.bad_auth == bad + 1
+    assert a.send(0x20, b"new write", link.now)  # the genuine frame of that number goes
+    assert link.run(200, lambda: len(link.ub.got) == got + 1)
+    assert link.ub.got[-1] == (0x20, b"new write")
+
+
+def _seed_near_wrap(prefix, lo):
+    """A nonce seed whose first session starts its numbers at >= lo (so they wrap soon)."""
+    import hashlib
+    import struct
+    for i in range(20000):
+        seed = prefix + b"%d" % i
+        h = hashlib.sha256(seed)
+        h.update(struct.pack("<I", 1))
+        d = h.digest()
+        if d[0] | d[1] << 8 >= lo:
+            return seed
+    raise AssertionError("no seed")
+
+
+def test_numbers_wrap_in_a_window_that_does_not_divide_65536():
+    # window slots were seq % window: across the wrap a window of 6 reused a slot that
+    # still held an unacknowledged frame
+    link = Link(window=6, fault=lossy(5, drop=0.1, corrupt=0.05, dup=0.05))
+    link.a = Session(Config(key=KEY, window=6), link.ua, _seed_near_wrap(b"a", 0xFFF0))
+    link.a.open(0)
+    assert link.run(5000, lambda: link.a.established and link.b.established)
+    start = link.a._next
+    msgs = [b"w%03d" % i + bytes(i % 40) for i in range(60)]
+    assert send_all(link, msgs)
+    assert [m for t, m in link.ub.got] == msgs
+    assert link.a._next < start and link.a._next_lap == 1  # it did wrap
+
+
+def test_an_old_hello_replayed_into_a_live_session_does_not_end_it():
+    recorded = []
+
+    def tap(data):
+        recorded.append(data)
+        return data
+    link = Link(fault=tap)
+    link.run(100, lambda: link.a.established and link.b.established)
+    old = list(recorded)  # a's HELLOs of this (soon old) session
+    link.fault = None
+    link.a.restart(link.now, "test")
+    link.b.restart(link.now, "test")
+    assert link.run(400, lambda: link.a.established and link.b.established)
+    lost = len(link.ub.lost)
+    for data in old:
+        link.b.receive(data, link.now)
+        link.step()
+    assert link.b.established and len(link.ub.lost) == lost
+    assert link.b.stats["challenges"] > 0
+    got = len(link.ub.got)
+    assert link.a.send(0x20, b"still here", link.now)
+    assert link.run(200, lambda: len(link.ub.got) == got + 1)

@@ -142,11 +142,17 @@ class App:
             token = self.board.app_write(w.block + i * self.fb, piece)
             if token < 0:
                 return
-            # The last piece decides. A degraded-mode write (link down) is durable at once
-            # by design; only a forwarded one, confirmed in the same session, promises
-            # that the secondary holds it (when a session is lost, the primary completes
-            # its waiting writes in degraded mode, as DRBD's protocol C does).
-            w.forwarded = None if node.durable(token) else (node, node.session.stats["sessions"])
+            # A degraded-mode write (link down) is durable at once by design; only one
+            # forwarded, confirmed in the same session, promises that the secondary holds
+            # it (when a session is lost, the primary completes its waiting writes in
+            # degraded mode, as DRBD's protocol C does). A write of several pieces promises
+            # that only if every piece went in the one session: a piece completed in
+            # degraded mode is the resync's to carry, even if a later piece is confirmed.
+            fw = None if node.durable(token) else (node, node.session.stats["sessions"])
+            if i == 0:
+                w.forwarded = fw
+            elif w.forwarded != fw:
+                w.forwarded = None
             op[2] += 1
             op[3] = token
 

@@ -3,9 +3,7 @@
 # firmware and leaves the REPL, as on any MicroPython board.
 import binascii
 import gc
-import hashlib
 import json
-import random
 
 VERSION = "0.1.0"
 PROTOCOL = 1
@@ -204,48 +202,10 @@ class Console:
         self.unlocked = True
         return {"ok": True, "unlocked": True}
 
+    # -- fault injection and the FAT commands: diagcmds.py, loaded when first used (RAM)
     def cmd_inject(self, args):
-        if not self.unlocked:
-            raise CommandError("fault injection is locked on this board: send unlock first")
-        what = args[0] if args else ""
-        self._args(args, 1, "inject link-down|link-up|drop-bitmap|corrupt-block N|reboot|"
-                   "bad-block N|card-dead|card-back",
-                   2 if what in ("corrupt-block", "bad-block") else 1)
-        rt = self.rt
-        if what == "link-down":
-            rt.link.close(rt.now())
-        elif what == "link-up":
-            rt.link.enable()
-        elif what == "drop-bitmap":
-            if rt.node.role != "primary":
-                raise CommandError("the bitmap lives on the primary")
-            rt.node.bitmap.invalidate()
-        elif what == "corrupt-block":
-            n = self._int(args[1], "block", 0, rt.node.nblocks - 1)
-            buf = bytearray(512)
-            rt.card.readblocks(n, buf)
-            buf[random.getrandbits(9)] ^= 1 << random.getrandbits(3)
-            rt.card.writeblocks(n, buf)  # behind the mirror's back: silent corruption
-        elif what in ("bad-block", "card-dead", "card-back"):
-            model = getattr(rt.card, "model", None)
-            if model is None:
-                raise CommandError("%s needs an emulated card (this board has a real one)" %
-                                   what)
-            if what == "bad-block":
-                n = self._int(args[1], "block", 0, rt.node.nblocks - 1)
-                model.bad.add(n)  # reads fail until the block is written again
-            elif what == "card-dead":
-                model.remove()
-            else:
-                model.insert()
-                rt.card.init_card()
-        elif what == "reboot":
-            self.emit({"cmd": "inject", "ok": True})
-            import boardkit
-            boardkit.reset(self.board)
-        else:
-            raise CommandError("unknown fault '%s'" % what)
-        return {"ok": True, "fault": what}
+        import diagcmds
+        return diagcmds.inject(self, args)
 
     # -- role changes: rolecmds.py, loaded when first used (RAM) -------------------------
     # (each answers itself, then resets the board: it does not return)
@@ -261,60 +221,6 @@ class Console:
         import rolecmds
         rolecmds.settle(self, args)
 
-    def _filesystem(self):
-        import vfs
-        if self._fs is None:
-            self._fs = vfs.VfsFat(self.volume)
-        return self._fs
-
     def cmd_fs(self, args):
-        self._args(args, 1, "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH", 4)
-        op = args[0]
-        if op == "write":  # the arguments first: nothing is written if one is wrong
-            self._args(args, 3, "fs write PATH BYTES [SEED]", 4)
-            size = self._int(args[2], "BYTES", 0, MAX_FS_BYTES)
-            seed = self._int(args[3], "SEED", 0, 0x3FFFFFFF) if len(args) > 3 else size
-        import vfs
-        if op != "ls" and op != "read" and self.rt.node.role != "primary":
-            raise CommandError("the secondary is read-only; use the primary")
-        if op == "mkfs":
-            self._args(args, 1, "fs mkfs")
-            vfs.VfsFat.mkfs(self.volume)
-            self._fs = None
-            return {"ok": True}
-        fs = self._filesystem()
-        if op == "ls":
-            self._args(args, 1, "fs ls [PATH]", 2)
-            path = args[1] if len(args) > 1 else "/"
-            return {"path": path, "entries": [[e[0], e[3] if len(e) > 3 else 0]
-                                              for e in fs.ilistdir(path)]}
-        if op == "write":
-            random.seed(seed)
-            h = hashlib.sha256()
-            chunk = bytearray(512)
-            with fs.open(args[1], "wb") as f:
-                left = size
-                while left:
-                    n = min(512, left)
-                    for i in range(n):
-                        chunk[i] = random.getrandbits(8)
-                    piece = memoryview(chunk)[:n]
-                    f.write(piece)
-                    h.update(piece)
-                    left -= n
-            return {"path": args[1], "bytes": size,
-                    "sha256": binascii.hexlify(h.digest()).decode()}
-        if op == "read":
-            self._args(args, 2, "fs read PATH")
-            h = hashlib.sha256()
-            size = 0
-            with fs.open(args[1], "rb") as f:
-                while True:
-                    piece = f.read(512)
-                    if not piece:
-                        break
-                    h.update(piece)
-                    size += len(piece)
-            return {"path": args[1], "bytes": size,
-                    "sha256": binascii.hexlify(h.digest()).decode()}
-        raise CommandError("unknown fs operation '%s'" % op)
+        import diagcmds
+        return diagcmds.fs(self, args)

@@ -144,6 +144,38 @@ def check_repl(path, names, problems, plat=None):
 
 # -- .resc (and the monitor commands a robot file sends) -----------------------------------
 
+# Renode's monitor tokenizer, in its order (renode-infrastructure
+# src/Emulator/Extensions/UserInterface/Tokenizer/Tokenizer.cs): a command line must be a
+# sequence of these. A path needs its @ (a bare /path is not a token).
+_MONITOR_TOKENS = [re.compile(p, f) for p, f in (
+    (r"\#.*", 0), (r"`.*?`", 0), (r"\$([0-9]|(?i:[a-z])|_|\.)+", 0), (r"\[", 0), (r"\]", 0),
+    (r'""".+?"""', re.S), (r'"""', 0), (r"'[^'\\]*(?:\\.[^'\\]*)*'", 0),
+    (r'"[^"\\]*(?:\\.[^"\\]*)*"', 0),
+    (r"<\s*((0x([0-9]|(?i:[a-f]))+)|([+-]?\d+))\s*,\s*((0x([0-9]|(?i:[a-f]))+)|([+-]?\d+))\s*>", 0),
+    (r"<\s*((0x([0-9]|(?i:[a-f]))+)|([+-]?\d+))\s+((0x([0-9]|(?i:[a-f]))+)|(\+?\d+))\s*>", 0),
+    (r"\@(?:(?!;)((\\ )|\S))+", 0), (r"0x([0-9]|(?i:[a-f]))+", 0),
+    (r"(([0-9]+:)?[0-9]+:)[0-9]+(\.[0-9]+)?", 0), (r"[+-]?((\d+\.(\d*)?(e[+-]?\d+)?))", 0),
+    (r"[+-]?\d+(e[+-]?\d+)?", 0), (r"(true|false|True|False)", 0), (r"null", 0), (r"=", 0),
+    (r"\?=", 0), (r"\;", 0), (r",", 0), (r"[\w\.\-\?][\w\.\-\?:]*", 0), (r"\s+", 0), (r":.*", 0))]
+
+
+def untokenizable(line):
+    """The rest of the line from the first place Renode's tokenizer matches nothing, or None."""
+    i = 0
+    while i < len(line):
+        for tok in _MONITOR_TOKENS:
+            m = tok.match(line, i)
+            if m and m.end() > i:
+                # $ORIGIN/x: Renode's own scripts write it (scripts/complex/fomu/*.resc)
+                if tok.pattern.startswith("\\$") and line.startswith("/", m.end()):
+                    i = len(line) if " " not in line[m.end():] else line.index(" ", m.end())
+                else:
+                    i = m.end()
+                break
+        else:
+            return line[i:]
+    return None
+
 class Monitor:
     """State a script builds: variables, machines and their platforms, hubs, terminals."""
 
@@ -176,6 +208,10 @@ def _resolve(token, script_dir):
 
 
 def check_command(line, mon, names, problems, path, no, script_dir):
+    rest = untokenizable(line)
+    if rest is not None:
+        problems.add(path, no, "Renode's monitor cannot tokenize %r" % rest[:40])
+        return
     try:
         words = shlex.split(line, posix=True)
     except ValueError as e:

@@ -103,6 +103,8 @@ hub Pause
     ("sysbus LoadELF", "sysbus LoadElf", "sysbus takes"),
     ('mach create "a"', "mach make a", "mach takes"),
     ("hub Pause", "frobnicate now", "unknown command or peripheral: frobnicate"),
+    ("sysbus LoadELF $fw", "sysbus LoadELF /abs/firmware.elf", "cannot tokenize '/abs/firmware.elf'"),
+    ('emulation CreateUARTHub "hub"', "emulation CreateUARTHub {hub}", "cannot tokenize '{hub}'"),
 ])
 def test_resc_mistakes_are_found(tmp_path, old, new, complaint):
     good = good_resc(tmp_path)

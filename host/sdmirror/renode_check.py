@@ -166,7 +166,8 @@ def untokenizable(line):
         for tok in _MONITOR_TOKENS:
             m = tok.match(line, i)
             if m and m.end() > i:
-                # $ORIGIN/x: Renode's own scripts write it (scripts/complex/fomu/*.resc)
+                # $VAR/x: when tokenizing stops right after a variable, Monitor.Tokenize
+                # expands it and tokenizes again (Monitor.cs), so $ORIGIN/file.repl is a path
                 if tok.pattern.startswith("\\$") and line.startswith("/", m.end()):
                     i = len(line) if " " not in line[m.end():] else line.index(" ", m.end())
                 else:

@@ -15,7 +15,8 @@
 # - the link is UART2 (MICROPY_HW_UART2_TX D5, RX D6), Renode's sysbus.usart2, joined to
 #   the other board's through a UART hub.
 # Only what Renode models is used: no Ethernet, no CRC unit (Renode's STM32_CRC model is
-# not checked against the real unit here), software checksums.
+# not checked against the real unit here): checksums by the engines boardkit registers for
+# the architecture.
 from renode_card import RenodeSDCard  # our driver, adapted to the OCR byte order of Renode's card
 
 NAME = "renode"

@@ -10,7 +10,8 @@
 # The application's read is only served from the secondary while the secondary is known
 # to hold the block's latest acknowledged contents (Primary.can_fetch: paired, the region
 # clean, no full scan owed); else the read is an error. A block the secondary cannot read
-# either is an error: never invented data.
+# either is an error: never invented data (in the background, after repeated tries, the
+# block is declared lost and zeros go on both cards, so that scans can finish).
 # A background read that fails where the secondary's copy may be older (a dirty region, a
 # full scan owed) cannot be healed: our card lost the only copy of the newest data. As md
 # records a bad block on both legs, the block is then declared lost: the secondary's copy
@@ -171,9 +172,22 @@ class PeerReads:
         state = self.state
         self.state = IDLE
         if state != OK:
+            if self._fails < _LOST_TRIES - 1:  # the secondary's read may fail only once
+                self._fails += 1
+                self._retry_at = node.now + _RETRY_MS
+                self._hstep = _H_FREE
+                return
+            # Unreadable on both cards: the data is gone. Zeros go on our card so that
+            # scans can read it and both cards agree again (the comparison copies them to
+            # the secondary); the application's reads of it fail (Primary.lost).
             node.counters["unreadable_both"] += 1
             node._event("unreadable_both", b)
-            self._finish()
+            for i in range(512):
+                self._hbuf[i] = 0
+            self._stale = True
+            self._hstep = _H_WRITING
+            node._io.append((IO_OWNED, self, _REWRITE))
+            node.emit(A_WRITE, b, self._hmv)
         elif node.log.touched_since(self._since, b):
             self._finish()  # the application wrote it meanwhile: it is fresh, and readable
         else:

@@ -185,6 +185,16 @@ class Node:
                 if ok:
                     self._jstate = _J_RUN
                     self._jval = ok
+                elif self.role == "secondary":
+                    # A block our card cannot read: compare it as bytes no primary holds
+                    # (0xA5 ...), so the comparison finds it different and the primary's
+                    # copy is written over it (which a card takes: it remaps the page).
+                    c = self._job_req[1] * 512
+                    mv = self._rchunk if c == len(self._rchunk) else self._rmv[:c]
+                    for i in range(c):
+                        mv[i] = 0xA5
+                    self._jstate = _J_RUN
+                    self._jval = True
                 else:
                     self._bg_read_failed(self._job_req[0], self._job_req[1])
                     # The read buffer still holds older bytes: a digest or a block copied

@@ -65,6 +65,25 @@ class Board:
         self._idle_pending = False
         return self.card.power_loss(k)
 
+    def switch(self, node_cls, cfg, then=None):
+        """An operator's promote/demote/settle (firmware/rolecmds.py): the node has changed
+        its metadata record; write it, wait until the card holds it, reset into the new
+        role (a new node over the same card), then call then()."""
+        self.node._write_meta()
+
+        def landed():
+            if self.card.pending():
+                self.world.after(1, landed)
+                return
+            self.world.log(self.name, "reset into role %s" % cfg.role)
+            self.power_off()
+            self.node_cls = node_cls
+            self.cfg = cfg
+            self.power_on()
+            if then is not None:
+                then()
+        self.world.after(0, landed)
+
     @property
     def on(self):
         return self.node is not None

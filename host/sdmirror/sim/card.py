@@ -48,6 +48,7 @@ class Card:
         self.writes_started = 0
         self.on_torn = None  # hook(card, block, new_data, result) when a write is torn
         self.flipped = {}  # block -> time of its last silent bit flip
+        self.bad = set()  # blocks whose reads fail until written again (an ECC error)
 
     # -- requests ------------------------------------------------------------------------
     def submit(self, kind, block, buf, done, fg=False):
@@ -92,6 +93,9 @@ class Card:
                 self.fail_reads -= 1
                 self.world.fault("read_error", self.name, "block", block)
                 ok = False
+            elif self.bad and any(block <= b < block + n for b in self.bad):
+                self.world.fault("bad_block_read", self.name, "block", block)
+                ok = False
             else:
                 buf[:] = self.data[block * BLOCK:(block + n) * BLOCK]
         elif ok:
@@ -101,6 +105,7 @@ class Card:
                 ok = False
             else:
                 self.data[block * BLOCK:(block + n) * BLOCK] = buf
+                self.bad.difference_update(range(block, block + n))  # a fresh page
                 self.writes_landed += 1
                 if self.on_land is not None:
                     self.on_land(self, block, n)
@@ -151,6 +156,11 @@ class Card:
         if self.on_torn is not None:
             self.on_torn(self, tb, new, self.block(tb))
         return (tb, k)
+
+    def make_bad(self, block):
+        """Block `block` fails every read until it is written (the page is remapped)."""
+        self.bad.add(block)
+        self.world.fault("bad_block", self.name, "block", block)
 
     def flip(self, block, bit):
         """A silent bit flip: the card returns different data, reporting no error."""

@@ -50,10 +50,14 @@ class Oracle:
                 return
 
     def acceptable(self, b, level):
+        return self.acceptable_if(b, lambda w: getattr(w, level))
+
+    def acceptable_if(self, b, acked):
+        """As acceptable(), with acked(write) saying which writes count as acknowledged."""
         vs = self._versions[b]
         last = -1
         for i in range(len(vs) - 1, -1, -1):
-            if getattr(vs[i][0], level):
+            if acked(vs[i][0]):
                 last = i
                 break
         ok = set()

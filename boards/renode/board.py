@@ -9,8 +9,9 @@
 #   MISO B4, MOSI B5). The stm32 port's hardware SPI and UART take no pin arguments: the
 #   pins are fixed per bus (ports/stm32/machine_spi.c, machine_uart.c). Chip select is PA4
 #   as a plain output (machine.SPI leaves NSS alone: spi_init(self->spi, false) in
-#   machine_spi.c), named "SPI3_NSS": the name "A4" would be PF5, because a board name
-#   (pins.csv: A4,PF5) wins over a cpu name (ports/stm32/pin.c pin_find).
+#   machine_spi.c), by its board name "D24" (pins.csv: D24,PA4 and SPI3_NSS,PA4): the name
+#   "A4" would be PF5, because a board name (pins.csv: A4,PF5) wins over a cpu name
+#   (ports/stm32/pin.c pin_find).
 #   sdmirror-nucleo_f767zi.repl wires PA4 to the card through Renode's SPIMultiplexer;
 # - the link is UART2 (MICROPY_HW_UART2_TX D5, RX D6), Renode's sysbus.usart2, joined to
 #   the other board's through a UART hub.
@@ -30,7 +31,7 @@ FROZEN = True
 HEAP = 256 * 1024
 MPY_ARCH = "armv7emdp"  # Cortex-M7 with double-precision FPU (mpconfigboard.mk: f7, double)
 SETTINGS = {"window": 6, "frame_blocks": 8}
-SPI = {"id": 3, "cs": "SPI3_NSS", "baudrate": 12000000}
+SPI = {"id": 3, "cs": "D24", "baudrate": 12000000}
 UART = {"id": 2, "baudrate": 115200}
 # The mirror uses the card's first 16384 blocks (8 MiB, the last two of them its metadata):
 # Renode gives SDHC only to a card over 2 GiB (SDHelpers.TypeFromCapacity) and our driver

@@ -37,7 +37,7 @@ def test_the_profile_and_the_platform_agree_on_the_card_and_the_consoles():
               and isinstance(n.value, ast.Dict)}
     repl = open(os.path.join(RENODE_DIR, "sdmirror-nucleo_f767zi.repl")).read()
     resc = open(os.path.join(RENODE_DIR, "sdmirror-pair.resc")).read()
-    assert consts["SPI"]["cs"] == "SPI3_NSS"  # PA4 in pins.csv
+    assert consts["SPI"]["cs"] == "D24"  # PA4 in pins.csv
     assert re.search(r"^gpioPortA:\n\s+4 -> sdmux@0$", repl, re.M)
     assert re.search(r"^sdmux: SPI.SPIMultiplexer @ spi%d$" % consts["SPI"]["id"], repl, re.M)
     assert "connector Connect sysbus.usart%d linkHub" % consts["UART"]["id"] in resc

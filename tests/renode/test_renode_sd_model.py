@@ -14,7 +14,7 @@ from renode_sdcard import Mux, MuxPin, MuxSPI, RenodeSDCard, ocr_bytes  # noqa: 
 
 
 class FakeMachine:
-    """machine.SPI(3) / Pin("SPI3_NSS") wired to the model as the .repl wires Renode's."""
+    """machine.SPI(3) / Pin("D24") (PA4) wired to the model as the .repl wires Renode's."""
 
     def __init__(self, card):
         self.mux = Mux(card)
@@ -24,7 +24,7 @@ class FakeMachine:
             OUT = 1
 
             def __new__(cls, name, mode=None, value=1):
-                assert name == "SPI3_NSS"
+                assert name == "D24"
                 return MuxPin(fake.mux, value)
 
         self.Pin = Pin

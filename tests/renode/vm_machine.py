@@ -5,8 +5,8 @@
 from renode_sdcard import Mux, MuxPin, MuxSPI, RenodeSDCard
 
 _mux = Mux(RenodeSDCard(4 << 30))
-# ports/stm32/boards/NUCLEO_F767ZI/pins.csv: the board name of PA4 the profile must use
-_CS = "SPI3_NSS"
+# ports/stm32/boards/NUCLEO_F767ZI/pins.csv: a board name of PA4 (D24, also SPI3_NSS), the one the profile uses
+_CS = "D24"
 
 
 class Pin:

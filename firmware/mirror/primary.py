@@ -59,6 +59,7 @@ class Primary(Node):
         m = self.meta
         if ok and m.role == 1 and m.flags & TOOK_OVER:
             self.took_over()  # first boot after `promote`
+            self._event("promoted", m.gen.hex())
             m.flags &= ~TOOK_OVER
             self._write_meta()
             return

@@ -34,12 +34,12 @@ def test_quick_demo_tells_the_story_and_reports(capsys, tmp_path):
     with open(out / "report.json") as f:
         rep = json.load(f)
     phases = rep["phases"]
-    assert [p["key"] for p in phases] == [0, 1, 2, 3, 4]
+    assert [p["key"] for p in phases] == [0, 1, 2, 3, 4, 5]
     for p in phases:
         assert p["link_bytes"] == p["link_bytes_p2s"] + p["link_bytes_s2p"] > 0
         assert p["flat_crc_bytes"] == rep["run"]["nblocks"] * 4 + p["ideal_bytes"]
         assert p["ideal_bytes"] == p["differing_blocks"] * 512
-    pairing, writes, cut, power, corrupt = phases
+    pairing, writes, cut, power, corrupt, trouble = phases
     assert pairing["differing_blocks"] == 0 and pairing["ratio_ideal"] is None
     assert pairing["link_bytes"] < pairing["flat_crc_bytes"] / 20   # the hash tree at work
     assert writes["differing_blocks"] > 0
@@ -47,6 +47,16 @@ def test_quick_demo_tells_the_story_and_reports(capsys, tmp_path):
     assert any("paired full scan" in ev for ev in power["events"])   # full scan after reboot
     assert corrupt["blocks_copied"] >= corrupt["differing_blocks"] > 0
     assert any("scan_done periodic" in ev for ev in corrupt["events"])
+    # reads healed from the secondary, then the failover and the old primary's return
+    assert trouble["healed_reads"] > 0 and trouble["files_read_whole"][0] == \
+        trouble["files_read_whole"][1] > 0
+    fo = trouble["failover"]
+    assert fo["new_generation"] != fo["old_generation"] and fo["old_primary_now"] == "secondary"
+    assert "demote" in fo["old_primary_refused"]
+    assert any("promoted" in ev for ev in trouble["events"])
+    assert any("paired full scan" in ev for ev in trouble["events"])
+    assert rep["final"]["files"] and any(f["path"] == "/after-failover.bin"
+                                         for f in rep["final"]["files"])
     fin = rep["final"]
     assert fin["equal"] and fin["sha256"]["primary"] == fin["sha256"]["secondary"]
     assert fin["files"] and all(f["match"] for f in fin["files"])
@@ -56,6 +66,7 @@ def test_quick_demo_tells_the_story_and_reports(capsys, tmp_path):
     assert (out / "link-bytes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the terminal got the same story: the table, both sha256 and the secondary's files
     assert "Cost of each phase" in o and "4. corruption" in o and "equal" in o
+    assert "5. trouble" in o and "healed from the secondary" in o
     assert fin["sha256"]["primary"] in o and "rec001" in o
 
 

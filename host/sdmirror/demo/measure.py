@@ -62,6 +62,7 @@ class Phase:
         self.seconds = None
         self.events = []            # firmware events seen in the span ("board: event detail")
         self.notes = []
+        self.extra = {}             # what a phase reports beyond the common measurements
         self._t0 = self.link_start = self._c0 = None
 
     def start(self, emu, counters, t0=None, link0=None):
@@ -103,7 +104,7 @@ class Phase:
                 "counters": self.counters, "seconds": round(self.seconds or 0, 2),
                 "ideal_bytes": self.ideal, "flat_crc_bytes": self.flat,
                 "ratio_ideal": self.ratio_ideal(), "ratio_flat": self.ratio_flat(),
-                "events": self.events, "notes": self.notes}
+                "events": self.events, "notes": self.notes, **self.extra}
 
 
 class EventLog:

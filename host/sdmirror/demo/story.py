@@ -9,6 +9,9 @@
                    with it the bitmap): on reconnect a full scan finds what differs
   4. corruption    bits flip on the secondary's card behind its back, in blocks that hold
                    file data; the periodic scan (scan_period_ms) finds and repairs them
+  5. trouble       the primary's card develops unreadable blocks (reads heal from the
+                   secondary); the primary dies, the secondary is promoted, the old primary
+                   returns and is demoted (trouble.py)
 
 Each phase is measured (see measure.py) and the report written (report.py). The emulator
 runs in OUT/emu, cleaned first and stopped at the end whatever happens.
@@ -28,7 +31,7 @@ from sdmirror.emu import Emulator
 from sdmirror.emu.rundir import RunDir
 from sdmirror.verify import BLOCK, sha256_of_volume, volume_blocks
 
-from . import fatimg, measure, report
+from . import fatimg, measure, report, trouble
 
 MiB = 1 << 20
 
@@ -377,6 +380,9 @@ class Demo:
                             else "the difference", ph.blocks_copied))
         return ph
 
+    def phase5(self):
+        return trouble.phase5(self)
+
     def _note_scans(self, ph):
         scans = ph.counters.get("scans", 0)
         if scans and ph.key in (1, 2):
@@ -417,7 +423,8 @@ class Demo:
         try:
             self.start()
             self.alg = self._status(self.p).get("alg")
-            for step in (self.phase0, self.phase1, self.phase2, self.phase3, self.phase4):
+            for step in (self.phase0, self.phase1, self.phase2, self.phase3, self.phase4,
+                         self.phase5):
                 self.phases.append(step())
             fin = self.final()
         finally:

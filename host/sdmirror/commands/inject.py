@@ -6,6 +6,8 @@ Firmware faults go through the board's console (`inject …`), on real and emula
   drop-bitmap          forget the primary's dirty bitmap: the next resync is a full scan
   corrupt-block N      flip a bit of block N on this board's card behind the mirror's back
   reboot               reset the board (RAM, so the bitmap, is lost)
+  bad-block N          (emulated card) block N fails every read until written again
+  card-dead | card-back  (emulated card) the card stops answering / is back
 
 Emulator faults act outside the firmware (emulated boards only; the run is found from
 PORT, or given with --run-dir):
@@ -30,7 +32,8 @@ EXAMPLE = """examples:
   sdmirror inject socket://127.0.0.1:40287 power-cycle --run-dir demo-report/emu"""
 
 # name -> (console command or emulator link op, number of values: 0, 1, "?" optional, "+")
-FIRMWARE = {"link-down": 0, "link-up": 0, "drop-bitmap": 0, "corrupt-block": 1, "reboot": 0}
+FIRMWARE = {"link-down": 0, "link-up": 0, "drop-bitmap": 0, "corrupt-block": 1, "reboot": 0,
+            "bad-block": 1, "card-dead": 0, "card-back": 0}
 WIRE = {"wire-down": ("down", "?"), "wire-up": ("up", 0), "wire-drop": ("drop", 1),
         "wire-corrupt": ("corrupt", 1), "wire-delay": ("delay", 1), "wire-rate": ("rate", 1),
         "wire-clear": ("clear", 0)}

@@ -36,37 +36,76 @@ _DEFAULTS = {
 }
 
 
+# The one validator of the settings: the board runs it at boot (main.py), and the host
+# tools run the same code before they write a board's settings (`sdmirror flash`, `emu
+# up`), so a setting the tools accept is one the board accepts. Numbers: (lowest, highest)
+# and why. Times stay below 2^29 ms: the runtime's clock is rebased below 2^30 (small ints
+# on 32-bit ports), and a deadline is a time plus one of these.
+_T = 1 << 24  # ms: 4.6 hours, more than any timeout needs
+_RANGES = {
+    "window": (1, 1024),          # frames in flight (the 16-bit sequence space: < 32768)
+    "frame_blocks": (1, 64),      # frame length fits the u16 of a TCP length prefix
+    "region_blocks": (0, 1 << 20),  # 0 or a power of two (bitmap.py)
+    "cache_bytes": (1, 1 << 20),
+    "chunk_blocks": (1, 128),
+    "epoch_bytes": (1, 1 << 24),
+    "max_epochs": (1, 64),        # epoch tags are one byte
+    "whole_run": (1, 64),         # runs are taken 64 regions at most (primary.py)
+    "scan_period_ms": (0, 1 << 29),
+    "link_rate": (0, 1 << 26),
+    "rto_init_ms": (1, _T),
+    "rto_min_ms": (1, _T),
+    "rto_max_ms": (1, _T),
+    "hello_ms": (1, 60000),
+    "keepalive_ms": (1, _T),
+    "dead_ms": (1, _T),
+    "ack_delay_ms": (0, 60000),
+    "degraded_ms": (1, _T),
+}
+_CHOICES = {"role": ROLES, "comparer": COMPARERS, "mode": MODES, "scan_mode": ("tree", "flat"),
+            "framing": ("cobs", "length"), "degraded": ("continue", "refuse")}
+
+
+def _bad(name, allowed, value):
+    return ValueError("setting %s must be %s, not %r" % (name, allowed, value))
+
+
+def check(kw):
+    """Check settings (a dict, defaults for what it lacks): a ValueError of one line naming
+    the first bad setting and what it may be."""
+    for name in kw:
+        if name not in _DEFAULTS:
+            raise ValueError("unknown setting '%s'; settings: %s" % (
+                name, ", ".join(sorted(n for n in _DEFAULTS if n != "key"))))
+    v = dict(_DEFAULTS)
+    v.update(kw)
+    for name in _CHOICES:
+        if v[name] not in _CHOICES[name]:
+            raise _bad(name, " or ".join(_CHOICES[name]), v[name])
+    for name in _RANGES:
+        lo, hi = _RANGES[name]
+        x = v[name]
+        if type(x) is not int or not lo <= x <= hi:
+            raise _bad(name, "a whole number from %d to %d" % (lo, hi), x)
+    r = v["region_blocks"]
+    if r & (r - 1):
+        raise _bad("region_blocks", "0 (the default) or a power of two", r)
+    if not v["rto_min_ms"] <= v["rto_init_ms"] <= v["rto_max_ms"]:
+        raise _bad("rto_init_ms", "from rto_min_ms to rto_max_ms", v["rto_init_ms"])
+    if v["keepalive_ms"] >= v["dead_ms"]:
+        raise _bad("keepalive_ms", "less than dead_ms (%d)" % v["dead_ms"], v["keepalive_ms"])
+    from mirror import checksum
+    if v["alg"] not in checksum.names():
+        raise _bad("alg", "one of " + ", ".join(checksum.names()), v["alg"])
+    key = v["key"]
+    if key is not None and (not isinstance(key, (bytes, bytearray)) or len(key) < 16):
+        raise ValueError("setting key must be at least 16 bytes")
+    return v
+
+
 class Config:
     def __init__(self, **kw):
-        for name in kw:
-            if name not in _DEFAULTS:
-                raise ValueError("unknown setting '%s'" % name)
-        for name in _DEFAULTS:
-            setattr(self, name, kw.get(name, _DEFAULTS[name]))
-        self._check()
+        v = check(kw)
+        for name in v:
+            setattr(self, name, v[name])
         self.max_payload = self.frame_blocks * 512 + 64
-
-    def _check(self):
-        if self.role not in ROLES:
-            raise ValueError("role must be primary or secondary, not %r" % (self.role,))
-        if self.comparer not in COMPARERS:
-            raise ValueError("comparer must be secondary or primary, not %r" % (self.comparer,))
-        if self.scan_mode not in ("tree", "flat"):
-            raise ValueError("scan_mode must be tree or flat, not %r" % (self.scan_mode,))
-        if self.framing not in ("cobs", "length"):
-            raise ValueError("framing must be cobs or length, not %r" % (self.framing,))
-        if self.mode not in MODES:
-            raise ValueError("mode must be async or sync, not %r" % (self.mode,))
-        if self.degraded not in ("continue", "refuse"):
-            raise ValueError("degraded must be continue or refuse, not %r" % (self.degraded,))
-        if self.degraded_ms < 1:
-            raise ValueError("degraded_ms must be at least 1")
-        if self.key is not None and len(self.key) < 16:
-            raise ValueError("key must be at least 16 bytes")
-        for name in ("window", "frame_blocks", "chunk_blocks", "max_epochs", "cache_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError("%s must be at least 1" % name)
-        if self.window > 1024:
-            raise ValueError("window must be at most 1024 frames")
-        if self.max_epochs > 64:
-            raise ValueError("max_epochs must be at most 64")

@@ -52,6 +52,7 @@ _J_SEND = const(2)
 
 ROLE_CODE = {"primary": 1, "secondary": 2}
 _INFO = "<BBIB8s8sB"  # role, comparer, nblocks, flags, gen, parent, alg name length
+_INFO2 = "<HI"  # after the alg name: frame_blocks, cache_bytes (settings both must suit)
 INFO_BITMAP = const(1)
 INFO_CONSISTENT = const(2)
 
@@ -298,16 +299,21 @@ class Node:
         alg = self.cfg.alg.encode()
         return struct.pack(_INFO, ROLE_CODE[self.role], ROLE_CODE[self.cfg.comparer],
                            self.nblocks, self._info_flags(), self.meta.gen,
-                           self.meta.parent, len(alg)) + alg
+                           self.meta.parent, len(alg)) + alg + \
+            struct.pack(_INFO2, self.cfg.frame_blocks, self.cfg.cache_bytes)
 
     def _parse_info(self, info):
         size = struct.calcsize(_INFO)
         if len(info) < size:
             raise ValueError("hello too short")
         role, comparer, nblocks, flags, gen, parent, alen = struct.unpack_from(_INFO, info, 0)
+        if len(info) < size + alen + struct.calcsize(_INFO2):
+            raise ValueError("hello too short")
         alg = bytes(info[size:size + alen]).decode()
+        fb, cache = struct.unpack_from(_INFO2, info, size + alen)
         return {"role": role, "comparer": comparer, "nblocks": nblocks, "flags": flags,
-                "gen": gen, "parent": parent, "alg": alg}
+                "gen": gen, "parent": parent, "alg": alg, "frame_blocks": fb,
+                "cache_bytes": cache}
 
     def _pair_problem(self):
         """Why this pair cannot work together, or None."""
@@ -322,6 +328,18 @@ class Node:
             return "checksum differs: %s here, %s on the peer" % (self.cfg.alg, peer["alg"])
         if peer["comparer"] != ROLE_CODE[self.cfg.comparer]:
             return "comparer setting differs between the boards"
+        # a frame the sender may fill is larger than the receiver's buffers: it would be
+        # dropped and sent again forever
+        if peer["frame_blocks"] != self.cfg.frame_blocks:
+            return "frame_blocks differs: %d here, %d on the peer (set both the same)" % (
+                self.cfg.frame_blocks, peer["frame_blocks"])
+        # the primary's scans come in as many groups as its cache holds: the secondary's
+        # must hold as many
+        mine, theirs = self.cfg.cache_bytes, peer["cache_bytes"]
+        if (mine < theirs) if self.role == "secondary" else (theirs < mine):
+            return "cache_bytes of the secondary (%d) is smaller than the primary's (%d): " \
+                   "set it at least as large" % ((mine, theirs) if self.role == "secondary"
+                                                 else (theirs, mine))
         return None
 
     def on_message(self, ftype, p):

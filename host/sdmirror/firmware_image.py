@@ -142,3 +142,23 @@ def build(board, out_dir, full=False, arch=True):
                 os.remove(path[:-4] + ".py")
             written.append(target)
     return written
+
+
+def check_settings(board, role, settings, key_hex=None, boards_root=None):
+    """The settings a board will run with (its profile's SETTINGS, then `settings` over them)
+    checked by the firmware's own validator (firmware/mirror/config.py, which the board runs
+    at boot), so a tool accepts exactly what the board will: ImageError of one line naming
+    the setting and what it may be."""
+    from sdmirror import fwpath
+    fwpath.install()
+    from mirror import config
+    merged = dict(board_value(board, "SETTINGS", {}, boards_root) or {})
+    merged.update(settings or {})
+    try:
+        key = bytes.fromhex(key_hex) if key_hex else None
+    except ValueError:
+        raise ImageError("the key must be hexadecimal digits") from None
+    try:
+        config.check(dict(merged, role=role or "primary", key=key))
+    except (ValueError, TypeError) as e:
+        raise ImageError("bad setting for board %s: %s" % (board, e)) from None

@@ -217,3 +217,32 @@ def test_fault_injection_needs_unlock_unless_the_profile_allows_diagnostics():
     con, out = _console(board=Bench())
     con.command("inject drop-bitmap")
     assert out.lines[-1].get("ok")
+
+
+def test_a_pair_with_different_frame_blocks_is_refused_and_the_setting_named():
+    # an rp2040 primary with 8, an stm32f4 secondary with 4: the first multi-block write
+    # was retransmitted forever and both said "paired"
+    pair = Pair(nblocks=64, seed=4, cfg_p={"frame_blocks": 8}, cfg_s={"frame_blocks": 4})
+    pair.connect()
+    pair.run(2000)
+    for node in (pair.primary, pair.secondary):
+        assert not node.paired
+        assert "frame_blocks" in node.refusal, node.refusal
+
+
+def test_a_secondary_with_a_smaller_scan_cache_is_refused():
+    pair = Pair(nblocks=64, seed=4, cfg_p={"cache_bytes": 64}, cfg_s={"cache_bytes": 16})
+    pair.connect()
+    pair.run(2000)
+    assert not pair.primary.paired and "cache_bytes" in pair.primary.refusal
+
+
+def test_settings_that_cannot_work_are_refused_naming_the_setting():
+    from fwtest import raises
+    for name, value in (("alg", "nosuch"), ("region_blocks", 3), ("frame_blocks", 100000),
+                        ("dead_ms", -1), ("scan_period_ms", -5), ("keepalive_ms", -1),
+                        ("window", "8"), ("window", True), ("keepalive_ms", 9000),
+                        ("rto_init_ms", 10), ("mode", "fast")):
+        e = raises(ValueError, Config, **{name: value})
+        assert name in str(e) and "\n" not in str(e), (name, str(e))
+    Config(region_blocks=64, scan_period_ms=0, ack_delay_ms=0)  # and good ones pass

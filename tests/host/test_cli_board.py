@@ -194,10 +194,13 @@ def test_flash_an_emulated_board(pair, run_cli):
     stale = os.path.join(fs_dir, "mirror", "tree.py")
     with open(stale, "w") as f:        # a left-over source would shadow the fresh .mpy
         f.write("raise ImportError('stale')\n")
+    # the pair fixture runs unkeyed: this board must stay so to pair with its primary
     status, out, err = run_cli("flash", urls["secondary"], "--board", "emu", "--role",
-                           "secondary", "--set", "scan_period_ms=600000", "--timeout", "20")
+                               "secondary", "--set", "scan_period_ms=600000", "--timeout", "20",
+                               "--no-key")
     assert status == 0, err
     assert "running as secondary" in out
+    assert "no link key" in out and "forge" in out  # what --no-key gives up
     assert not os.path.exists(stale)
     with open(os.path.join(fs_dir, "sdmirror.json")) as f:
         assert json.load(f) == {"role": "secondary", "settings": {"scan_period_ms": 600000}}

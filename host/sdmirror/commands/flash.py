@@ -16,12 +16,14 @@ import time
 
 import serial
 
-from sdmirror import __version__, firmware_image
+from sdmirror import __version__, firmware_image, pairkey
 from sdmirror.clitools import ToolError, Parser, add_port, run
 from sdmirror.console_client import Board, ConsoleError, parse_line
 
 EXAMPLE = """examples:
-  sdmirror flash /dev/ttyACM0 --board rp2040 --role primary --key 00112233445566778899aabbccddeeff
+  sdmirror flash /dev/ttyACM0 --board rp2040 --role primary    # key: ./sdmirror-pair.key
+  sdmirror flash /dev/ttyACM1 --board rp2040 --role secondary  # ...the same key
+  sdmirror flash /dev/ttyACM0 --board rp2040 --key 00112233445566778899aabbccddeeff
   sdmirror flash /dev/ttyUSB0 --board esp32 --role primary --peer 192.168.1.20:7070
   sdmirror flash socket://127.0.0.1:40287 --board emu --set scan_period_ms=60000
   sdmirror flash /dev/ttyACM0 --board stm32f4 --dry-run      # list the files, touch nothing
@@ -41,7 +43,7 @@ def build_parser():
     p.add_argument("--dry-run", action="store_true",
                    help="list the files (and sdmirror.json) that would be copied; touch nothing")
     p.add_argument("--role", choices=("primary", "secondary"), help="this board's role")
-    p.add_argument("--key", metavar="HEX", help="shared link key (hex, at least 16 bytes)")
+    pairkey.add_arguments(p)
     p.add_argument("--peer", metavar="HOST[:PORT]",
                    help="TCP link boards (esp32): the secondary the primary connects to")
     p.add_argument("--listen", type=int, metavar="PORT",
@@ -54,38 +56,37 @@ def build_parser():
 
 
 def board_config(args):
-    """The sdmirror.json content the options ask for, validated; None if none given."""
+    """(the sdmirror.json content the options ask for, validated, or None if none; the key
+    file to save a new pair key to once the board answers, or None)."""
     from sdmirror.emu.cli import parse_settings
     from sdmirror.emu.launcher import EmuError
     try:
         settings = parse_settings(args.settings)
     except EmuError as e:
         raise ToolError(str(e)) from None
-    if args.key is not None:
-        try:
-            key = bytes.fromhex(args.key)
-        except ValueError:
-            raise ToolError("--key must be hexadecimal digits") from None
-    if not (args.role or args.key or args.peer or args.listen or settings):
-        return None
-    from sdmirror import fwpath
-    fwpath.install()
-    from mirror.config import Config
     try:  # the same check the firmware makes at boot, so a bad setting fails here
-        Config(role=args.role or "primary", key=key if args.key else None, **settings)
-    except (ValueError, TypeError) as e:
-        raise ToolError("bad setting: %s" % e) from None
+        firmware_image.check_settings(args.board, args.role, settings)
+    except firmware_image.ImageError as e:
+        raise ToolError(str(e)) from None
+    try:
+        key, note, save_to = pairkey.resolve(args)
+    except pairkey.PairKeyError as e:
+        raise ToolError(str(e)) from None
+    if note:
+        print(note)
+    if not (args.role or key or args.peer or args.listen or settings):
+        return None, None
     conf = {}
     if args.role:
         conf["role"] = args.role
-    if args.key:
-        conf["key"] = args.key.lower()
+    if key:
+        conf["key"] = key
     if args.peer:
         conf["peer"] = args.peer
     if args.listen:
         conf["listen"] = args.listen
     conf["settings"] = settings
-    return conf
+    return conf, save_to
 
 
 def file_list(board):
@@ -170,7 +171,7 @@ def reboot(port, timeout):
 
 def _flash(args):
     files = file_list(args.board)
-    conf = board_config(args)
+    conf, save_to = board_config(args)
     if args.dry_run:
         print("sdmirror %s for board %s -> %s (dry run: nothing copied)" % (
             __version__, args.board, args.port))
@@ -186,6 +187,11 @@ def _flash(args):
         print("then: soft reset, wait for the firmware's boot event, check `version`")
         return 0
     probe(args.port, args.timeout)
+    if save_to:
+        try:
+            pairkey.save(save_to, conf["key"])
+        except pairkey.PairKeyError as e:
+            raise ToolError(str(e)) from None
     with tempfile.TemporaryDirectory(prefix="sdmirror-flash-") as tmp:
         try:
             written = firmware_image.build(args.board, tmp)

@@ -47,7 +47,8 @@ def _files(args):
     confs = {}
     for role in renode_fs.ROLES:  # validated as `sdmirror flash` validates them
         confs[role] = board_config(argparse.Namespace(
-            role=role, key=args.key, peer=None, listen=None, settings=args.settings))
+            board=renode_fs.BOARD, role=role, key=args.key, no_key=False, dry_run=True,
+            peer=None, listen=None, settings=args.settings))[0]
     try:
         report = renode_fs.write_files(args.out_dir, confs.__getitem__, vm)
     except renode_fs.RenodeFilesError as e:

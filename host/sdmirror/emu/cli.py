@@ -5,6 +5,8 @@ import json
 import os
 import sys
 
+from sdmirror import pairkey
+
 from .control import ControlError
 from .launcher import (DEFAULT_BAUD, DEFAULT_HEAP, DEFAULT_IMAGE_SIZE, LINK_OPS, MODES, EmuError,
                        Emulator)
@@ -69,7 +71,7 @@ def build_parser(prog=None):
     up.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
                     help="firmware setting for both boards, e.g. scan_period_ms=30000 or "
                          "mode=sync (repeatable; written to each board's sdmirror.json)")
-    up.add_argument("--key", help="shared link key, hex (at least 16 bytes): authenticates frames")
+    pairkey.add_arguments(up, file_option=False)
 
     sub.add_parser("down", parents=[common], help="stop every process of the run")
     sub.add_parser("status", parents=[common], help="show boards, consoles and link")
@@ -153,12 +155,18 @@ def run(args):
                 raise EmuError("--env wants KEY=VALUE, got %r" % item)
             k, v = item.split("=", 1)
             env[k] = v
+        try:  # a random key for the pair unless --key or --no-key
+            key, note, _ = pairkey.resolve(args)
+        except pairkey.PairKeyError as e:
+            raise EmuError(str(e)) from None
+        if note:
+            print(note, file=sys.stderr)
         emu_kw = dict(mode=args.mode, baud=args.baud, heap=args.heap, image_size=args.image_size,
                       entry=args.entry, firmware_root=args.firmware_root,
                       boards_root=args.boards_root, micropython=args.micropython, seed=args.seed,
                       profile=args.profile,
                       boards=tuple(b.strip() for b in args.boards.split(",")), env=env,
-                      settings=parse_settings(args.settings), key=args.key)
+                      settings=parse_settings(args.settings), key=key)
     emu = Emulator(args.run_dir, **emu_kw)
     if args.command == "up":
         st = emu.up(timeout=args.timeout)

@@ -97,6 +97,8 @@ def profile_heap(boards_root, profile=DEFAULT_PROFILE):
 
 def find_micropython(explicit=None):
     """The micropython binary: explicit, $SDMIRROR_MICROPYTHON, PATH, or next to python."""
+    if explicit and not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
+        raise EmuError("--micropython %s: no such executable" % explicit)
     for cand in (explicit, os.environ.get("SDMIRROR_MICROPYTHON"), shutil.which("micropython"),
                  os.path.join(os.path.dirname(sys.executable), "micropython")):
         if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
@@ -106,15 +108,8 @@ def find_micropython(explicit=None):
 
 
 def write_settings(fs_dir, role, settings, key):
-    """The board's sdmirror.json (role, key, firmware settings), checked before any VM sees
-    it, so a bad setting is a one-line error here rather than a board that will not boot."""
-    from sdmirror import fwpath
-    fwpath.install()
-    from mirror.config import Config
-    try:
-        Config(role=role, key=bytes.fromhex(key) if key else None, **(settings or {}))
-    except ValueError as e:
-        raise EmuError("bad setting: %s" % e) from None
+    """The board's sdmirror.json (role, key, firmware settings), checked by Emulator._config
+    before anything is written."""
     conf = {"role": role, "settings": settings or {}}
     if key:
         conf["key"] = key
@@ -180,6 +175,12 @@ class Emulator:
         if not flash and not os.path.isfile(entry):
             raise EmuError("entry script not found: %s" % entry)
         micropython = find_micropython(self.micropython)
+        for role in ROLES:  # the firmware's own check, so a bad setting fails here, not at boot
+            try:
+                firmware_image.check_settings(self.profile, role, self.settings, self.key,
+                                              self.boards_root)
+            except firmware_image.ImageError as e:
+                raise EmuError(str(e)) from None
         boards = {}
         for i, name in enumerate(self.boards):
             fs_dir = self.rd.fs_dir(name)

@@ -150,6 +150,20 @@ def test_bad_arguments(run_cli, argv, words):
     (("flash", "{port}", "--board", "emu", "--dry-run", "--set", "frobs=3"), ["bad setting"]),
     (("flash", "{port}", "--board", "emu", "--dry-run", "--key", "xyz"), ["--key"]),
     (("flash", "{port}", "--board", "emu", "--dry-run", "--key", "0011"), ["key"]),
+    # issue 11: accepted by flash, then the board failed (or never paired, or scanned forever)
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "alg=nosuch"),
+     ["alg", "crc32"]),
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "region_blocks=3"),
+     ["region_blocks", "power of two"]),
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "frame_blocks=100000"),
+     ["frame_blocks", "1 to 64"]),
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "dead_ms=-1"), ["dead_ms"]),
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "scan_period_ms=-5"),
+     ["scan_period_ms"]),
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "keepalive_ms=-1"),
+     ["keepalive_ms"]),
+    (("flash", "{port}", "--board", "emu", "--dry-run", "--no-key", "--key", "00" * 16),
+     ["--no-key"]),
     (("inject", "{port}", "corrupt-block"), ["one value"]),
     (("inject", "{port}", "wire-drop", "lots"), ["number"]),
     (("monitor", "{port}", "{port}", "--interval", "0"), ["interval"]),
@@ -232,3 +246,34 @@ def test_missing_image(run_cli, tmp_path):
     img.write_bytes(bytes(4096))
     status, _, err = run_cli("verify", str(img), str(tmp_path / "missing.img"))
     one_line_error(status, err, "missing.img")
+
+
+def test_verify_of_a_directory_is_one_line(run_cli, tmp_path):
+    img = tmp_path / "a.img"
+    img.write_bytes(bytes(4096))
+    status, _, err = run_cli("verify", str(img), str(tmp_path))
+    assert status == 2
+    one_line_error(status, err, "cannot read", str(tmp_path))
+
+
+def test_a_sweep_case_with_no_power_cut_is_not_a_pass(run_cli):
+    status, out, err = run_cli("sim", "--sweep-case", "0:primary:torn:99999")
+    assert status == 2 and "no power cut" in out and "PASS" not in out
+
+
+def test_emu_up_with_a_micropython_that_is_not_there(run_cli, tmp_path):
+    status, _, err = run_cli("emu", "up", "--run-dir", str(tmp_path / "run"),
+                             "--micropython", "/nonexistent/micropython")
+    one_line_error(status, err, "/nonexistent/micropython")
+
+
+def test_flash_dry_run_says_where_the_pair_key_will_be(run_cli, closed_port, tmp_path):
+    keyfile = tmp_path / "pair.key"
+    status, out, err = run_cli("flash", closed_port, "--board", "emu", "--dry-run",
+                               "--key-file", str(keyfile))
+    assert status == 0, err
+    assert str(keyfile) in out and '"key"' in out
+    assert not keyfile.exists()  # a dry run writes nothing
+    status, out, _ = run_cli("flash", closed_port, "--board", "emu", "--dry-run", "--no-key")
+    assert status == 0 and "forge" in out and '"key"' not in out
+

@@ -31,6 +31,10 @@ def main(argv):
     except VerifyError as e:
         print("sdmirror verify: %s" % e, file=sys.stderr)
         return 2
+    except OSError as e:  # a directory, a missing or unreadable file
+        print("sdmirror verify: cannot read %s: %s (give two card image files)" % (
+            e.filename, e.strerror), file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({"equal": not differ, "blocks": n, "alg": args.alg,
                           "differing": len(differ), "blocks_differing": differ}))

@@ -182,6 +182,13 @@ def _one_case(case, args, out):
     else:
         fast.install()
     r = sweep.run_one(case, verbose=args.verbose)
+    if not r["fired"]:
+        # the run never reached write/frame number I: no power was cut, nothing was tested
+        out.write("sweep case %d:%s:%s:%d: no power cut (the run has fewer than %d %s "
+                  "events on the %s): nothing tested\n" % (
+                      case[0], case[1], case[2], case[3], case[3],
+                      "frame" if case[2] == "frame" else "write", case[1]))
+        return 2
     if args.json:
         keep = {k: v for k, v in r.items() if k != "trace" or args.verbose}
         out.write(json.dumps(keep, sort_keys=True) + "\n")

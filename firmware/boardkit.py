@@ -143,14 +143,17 @@ def framing(board):
 
 
 def register_engines(board):
-    """Faster checksum engines: the chip's CRC unit (board.CRC_UNIT names a module) and the
-    native engines of this architecture (mirror/fastcrc.py)."""
+    """Faster checksum engines: the native engines of this architecture (mirror/fastcrc.py)
+    and, replacing them, the chip's CRC hardware (board.CRC_UNIT names a module with
+    engines(board) -> list, or engine())."""
     from mirror import checksum, fastcrc
     for eng in fastcrc.engines():
         checksum.register(eng)
     unit = getattr(board, "CRC_UNIT", None)
     if unit:
-        checksum.register(__import__(unit).engine())
+        mod = __import__(unit)
+        for eng in mod.engines(board) if hasattr(mod, "engines") else [mod.engine()]:
+            checksum.register(eng)
 
 
 def entropy(board):

@@ -140,7 +140,7 @@ def firmware_files(root, modules, mpy_cross=None):
     with tempfile.TemporaryDirectory() as tmp:
         for src, dst in modules:
             path = os.path.join(root, src)
-            if mpy_cross and src.startswith("firmware/"):
+            if mpy_cross and src.startswith(("firmware/", "boards/")):
                 mpy = os.path.join(tmp, "m.mpy")
                 subprocess.run(mpy_cross + ["-o", mpy, "-s", dst, path], check=True)
                 path, dst = mpy, dst[:-3] + ".mpy"

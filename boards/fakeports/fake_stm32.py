@@ -34,7 +34,9 @@ BOARDS = {
         "uart": {"XB": 1, "2": 2, "YB": 3, "XA": 4, "YA": 6},
         "eth": False, "ssl": False},
     "NUCLEO_F767ZI": {
-        "pins": {"D22": "B5", "D23": "B3", "D24": "A4", "D25": "B4", "D0": "G9", "D1": "G14"},
+        # Arduino names win over CPU names: "A4" is PF5 here (pin.c tries board pins first)
+        "pins": {"D22": "B5", "D23": "B3", "D24": "A4", "D25": "B4", "D0": "G9", "D1": "G14",
+                 "A0": "A3", "A1": "C0", "A2": "C3", "A3": "F3", "A4": "F5", "A5": "F10"},
         "spi": {"3": 3},
         "uart": {"2": 2, "3": 3, "5": 5, "6": 6, "7": 7, "8": 8},
         "eth": True, "ssl": True},

@@ -7,6 +7,9 @@ TITLE = "NUCLEO-F767ZI (STM32F767, Ethernet)"
 PLATFORM = "pyboard"
 MPY_BOARD = "NUCLEO_F767ZI"
 CHIP = "stm32f767"
+# The firmware is frozen into the MicroPython build (manifest.py): its flash filesystem
+# (96 KiB) is too small for the .mpy files; `sdmirror flash` copies main.py and board.py.
+FROZEN = True
 HEAP = 256 * 1024
 MPY_ARCH = "armv7emdp"
 SETTINGS = {"window": 8, "frame_blocks": 8, "chunk_blocks": 16}

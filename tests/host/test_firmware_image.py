@@ -1,4 +1,6 @@
 """What `sdmirror flash` and the emulator put on a board."""
+import os
+
 import pytest
 
 from sdmirror import firmware_image as fi
@@ -42,3 +44,20 @@ def test_a_frozen_profile_does_not_shadow_what_its_manifest_freezes(tmp_path):
     assert "crc_hw.py" in fi.manifest_modules("stm32f4")
     assert fi.build("stm32f4", str(tmp_path / "f4")) == ["main.py", "board.mpy"]
     assert "crc_hw.mpy" in fi.build("stm32f4", str(tmp_path / "full"), full=True)
+
+
+def test_every_frozen_profile_freezes_what_flash_leaves_out():
+    # a module neither on the filesystem nor in the build: the board's boot dies on import
+    top = sorted(f for f in os.listdir(fi.FIRMWARE) if f.endswith(".py") and f != fi.BOOT)
+    for board in fi.boards():
+        if not fi.board_value(board, "FROZEN", False):
+            continue
+        frozen = fi.manifest_modules(board)
+        assert set(top) <= frozen, (board, sorted(set(top) - frozen))
+        manifest = os.path.join(fi.BOARDS, board, "manifest.py")
+        if not os.path.exists(manifest):
+            manifest = os.path.join(fi.BOARDS, fi.board_value(board, "BASE"), "manifest.py")
+        with open(manifest) as f:
+            text = f.read()
+        for pkg in fi.PACKAGES:
+            assert 'package("%s", base_path="../../firmware")' % pkg in text, (board, pkg)

@@ -71,6 +71,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tools/bench/run.py
 
+# coverage-guided fuzzing of the nodes (keyed, unkeyed) and the console: make fuzz SECONDS=600
+SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/pip install -q -r requirements-fuzz.txt 2>&1 | $(PIPQUIET)
+	$(BIN)/python tools/fuzz/run.py --seconds $(SECONDS)
+
 # The Renode pair's robot tests (tests/renode/, boards/renode/README.md). Renode is not in the
 # registries our machines reach: without renode-test on PATH this says so and succeeds.
 # MICROPYTHON_ELF: MicroPython's NUCLEO_F767ZI build with FROZEN_MANIFEST=boards/renode/manifest.py

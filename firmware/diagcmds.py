@@ -53,7 +53,7 @@ def inject(con, args):
 
 
 def _filesystem(con):
-    import vfs
+    import vfs  # fs() has checked that it is there
     if con._fs is None:
         con._fs = vfs.VfsFat(con.volume)
     return con._fs
@@ -62,11 +62,16 @@ def _filesystem(con):
 def fs(con, args):
     con._args(args, 1, "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH", 4)
     op = args[0]
+    if op not in ("mkfs", "ls", "write", "read"):
+        raise CommandError("unknown fs operation '%s'" % op[:40])
     if op == "write":  # the arguments first: nothing is written if one is wrong
         con._args(args, 3, "fs write PATH BYTES [SEED]", 4)
         size = con._int(args[2], "BYTES", 0, MAX_FS_BYTES)
         seed = con._int(args[3], "SEED", 0, 0x3FFFFFFF) if len(args) > 3 else size
-    import vfs
+    try:
+        import vfs
+    except ImportError:
+        raise CommandError("this MicroPython build has no vfs module (no FAT support)")
     if op != "ls" and op != "read" and con.rt.node.role != "primary":
         raise CommandError("the secondary is read-only; use the primary")
     if op == "mkfs":
@@ -109,4 +114,3 @@ def fs(con, args):
                 size += len(piece)
         return {"path": args[1], "bytes": size,
                 "sha256": binascii.hexlify(h.digest()).decode()}
-    raise CommandError("unknown fs operation '%s'" % op)

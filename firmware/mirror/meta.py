@@ -30,6 +30,11 @@ SETTLE_HINT = "on the side whose changes are to be dropped run " \
               "'sdmirror settle PORT --discard-this-side'"
 _FMT = "<8sBBBx8s8sI"
 _SIZE = const(32)
+# After the record: the primary's lost blocks (heal.py: its card lost their newest data;
+# reads of them fail until written), count u16 at _LOST_AT, block numbers u32, then a
+# CRC-32 of that part. Older firmware ignores these bytes.
+_LOST_AT = const(40)
+LOST_MAX = const(64)
 
 
 class Meta:
@@ -39,6 +44,7 @@ class Meta:
         self.gen = ZERO
         self.parent = ZERO
         self.seq = 0  # records written so far; the next goes to slot (seq + 1) % 2
+        self.lost = []  # block numbers (primary): see _LOST_AT
 
     def pack_into(self, buf):
         for i in range(len(buf)):
@@ -46,6 +52,12 @@ class Meta:
         struct.pack_into(_FMT, buf, 0, MAGIC, VERSION, self.role, self.flags,
                          self.gen, self.parent, self.seq)
         struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
+        n = len(self.lost)
+        struct.pack_into("<H", buf, _LOST_AT, n)
+        for i in range(n):
+            struct.pack_into("<I", buf, _LOST_AT + 2 + 4 * i, self.lost[i])
+        end = _LOST_AT + 2 + 4 * n
+        struct.pack_into("<I", buf, end, binascii.crc32(memoryview(buf)[_LOST_AT:end]))
 
     def unpack(self, buf):
         """Load from a metadata block; False (and a blank state) if it holds none."""
@@ -56,6 +68,12 @@ class Meta:
             return False
         magic, ver, self.role, self.flags, self.gen, self.parent, self.seq = \
             struct.unpack_from(_FMT, buf, 0)
+        n = struct.unpack_from("<H", buf, _LOST_AT)[0]
+        end = _LOST_AT + 2 + 4 * n
+        if n <= LOST_MAX and binascii.crc32(memoryview(buf)[_LOST_AT:end]) == \
+                struct.unpack_from("<I", buf, end)[0]:
+            self.lost = [struct.unpack_from("<I", buf, _LOST_AT + 2 + 4 * i)[0]
+                         for i in range(n)]
         return ver == VERSION
 
 

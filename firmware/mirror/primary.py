@@ -10,17 +10,15 @@
 # Work is issued in epochs; a region stays `pending` until its epoch is confirmed, and goes
 # back to dirty if the link drops first.
 import struct
-from micropython import const
 
 from mirror import proto as P
 from mirror.bitmap import DirtyBitmap
 from mirror.heal import PeerReads
-from mirror.meta import PEER_SYNCED, SETTLE_HINT, TOOK_OVER, relation
+from mirror.meta import LOST_MAX, PEER_SYNCED, SETTLE_HINT, TOOK_OVER, relation
 from mirror.node import INFO_BITMAP, INFO_CONSISTENT, Node
 from mirror.tree import span_for
 
 _W_HDR = 8  # wid u32, block u32
-_LOST_MAX = const(64)  # blocks remembered as lost (heal.py)
 
 
 class Primary(Node):
@@ -48,11 +46,13 @@ class Primary(Node):
                               "healed_blocks": 0, "unreadable_both": 0, "degraded_refused": 0,
                               "lost_blocks": 0})
         self.reads = PeerReads(self)  # blocks our card cannot read, from the secondary's
-        self.lost = []  # blocks whose newest data our card lost (heal.py): reads fail
         # degraded=refuse: writes up to this token may not be on the secondary until a
         # resync has carried them (0: none)
         self._lost_upto = 0
         self._lost_from = 0
+        self._lost_dead = False  # a block was declared lost while they waited
+        self._meta_dirty = False
+        self._never = (0, 0)  # tokens that will never be durable (their data was lost)
 
     # -- boot and pairing ------------------------------------------------------------
     def _meta_loaded(self, ok):
@@ -102,9 +102,18 @@ class Primary(Node):
                 return False
         return True
 
+    @property
+    def lost(self):
+        """Blocks whose newest data our card lost (heal.py): reads fail until written.
+        Kept in the card's metadata, so a reset does not forget them."""
+        return self.meta.lost
+
     def declare_lost(self, block):
-        if block not in self.lost and len(self.lost) < _LOST_MAX:
+        if block not in self.lost and len(self.lost) < LOST_MAX:
             self.lost.append(block)
+            self._write_meta()
+        if self._lost_upto:
+            self._lost_dead = True
         self.counters["lost_blocks"] += 1
         # unreadable here, and the secondary's copy may be older: reads fail until written
         self._event("lost", block)
@@ -201,9 +210,14 @@ class Primary(Node):
             raise ValueError("write of %d bytes at block %d is outside the volume" %
                              (len(data), block))
         if self.lost:
+            lost = self.lost
             for b in range(block, block + n):
-                if b in self.lost:
-                    self.lost.remove(b)  # written again: its data is known once more
+                if b in lost:
+                    lost.remove(b)  # written again: its data is known once more
+                    self._meta_dirty = True
+            if self._meta_dirty:
+                self._meta_dirty = False
+                self._write_meta()
         fb = self.cfg.frame_blocks
         frames = (n + fb - 1) // fb
         if not self.paired:
@@ -248,7 +262,8 @@ class Primary(Node):
     def durable(self, token):
         """The write is on the secondary's card, or (degraded) the secondary is gone and
         the write is recorded in the bitmap (degraded=continue)."""
-        if self._lost_from < token <= self._lost_upto:
+        if self._lost_from < token <= self._lost_upto or \
+                self._never[0] < token <= self._never[1]:
             return False  # degraded=refuse: not on the secondary until a resync carries it
         return token <= self.acked_wid
 
@@ -442,11 +457,17 @@ class Primary(Node):
             return
         self._syncing = False  # PEER_SYNCED waits for the secondary's confirmation
         if self._lost_upto:
-            # every write the secondary missed is on its card now (the resync's epochs are
-            # confirmed): degraded=refuse tokens from before it are durable
-            self.acked_wid = max(self.acked_wid, self._lost_upto)
+            if self._lost_dead:
+                # a block was declared lost meanwhile: some of these writes are on no card,
+                # so none of them is ever confirmed (the application is told they failed)
+                self._never = (self._lost_from, self._lost_upto)
+            else:
+                # every write the secondary missed is on its card now (the resync's epochs
+                # are confirmed): degraded=refuse tokens from before it are durable
+                self.acked_wid = max(self.acked_wid, self._lost_upto)
             self._lost_upto = 0
             self._lost_from = 0
+            self._lost_dead = False
         self._event("synced", self.meta.gen.hex())
         self._schedule_scan()
 

@@ -60,6 +60,7 @@ def promote_problem(node):
 
 def promoted_meta(node):
     m = node.meta
+    m.lost = []
     m.role = 1
     m.parent = m.gen
     m.gen = new_gen(node, b"promote")
@@ -88,6 +89,7 @@ def unconfirmed(node):
 def demoted_meta(node):
     m = node.meta
     keep = not unconfirmed(node)
+    m.lost = []  # the new primary's copies are written over them
     m.role = 2
     m.parent = ZERO
     if keep:
@@ -109,6 +111,7 @@ def settle_problem(node):
 
 def settled_meta(node):
     m = node.meta
+    m.lost = []
     m.role = 2
     m.gen = ZERO
     m.parent = ZERO

@@ -63,18 +63,23 @@ def test_no_heal_from_a_secondary_whose_copy_may_be_stale():
     pair.write(7, block(7, 2))  # only on the primary: its region is dirty
     pair.p.bad.add(7)
     assert _raises_oserror(lambda: _read(pair.volume(), 7))
-    pair.p.bad.add(3)
     pair.connect()
     # the resync cannot read block 7: our card lost the only copy of its newest data, so
     # it is declared lost (the secondary's older copy goes on both cards, reads fail)
     pair.run(50000, until=pair.synced)
     p = pair.primary
     assert p.lost == [7] and p.counters["lost_blocks"] == 1 and pair.coherent()
+    pair.disconnect()
+    p = pair.p.switch("primary", pair.now, False)  # a reset: the list is on the card
+    assert p.lost == [7]
+    pair.connect()
+    pair.run(50000, until=pair.synced)
     vol = pair.volume()
     assert _raises_oserror(lambda: _read(vol, 7))
     vol.writeblocks(7, block(7, 3))  # written again: known once more
     assert p.lost == [] and _read(vol, 7) == block(7, 3)
     # a clean region of a paired pair: healed
+    pair.p.bad.add(3)
     assert _read(vol, 3) == bytes(pair.s.card.data[3 * 512:4 * 512])
 
 

@@ -67,6 +67,7 @@ def test_status_text_and_json(pair, run_cli):
     assert status == 0, err
     assert "role primary" in out and "link        paired" in out
     assert "checksum    crc32" in out and "dirty       0 regions" in out
+    assert "promise     async" in out and "heal        0 reads healed" in out
     status, out, err = run_cli("status", urls["secondary"], "--json")
     assert status == 0, err
     st = json.loads(out)

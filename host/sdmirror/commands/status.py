@@ -12,7 +12,8 @@ Exit status: 0 when the board answered, 1 when it could not be reached, did not 
 the sdmirror firmware does, or runs firmware of another version than these host tools."""
 
 # counters worth a line of their own when non-zero: they mean trouble
-ERROR_COUNTERS = ("mismatches", "io_errors", "refused", "dropped_writes")
+ERROR_COUNTERS = ("mismatches", "io_errors", "refused", "dropped_writes", "unreadable_both",
+                  "lost_blocks", "degraded_refused")
 ERROR_LINK = ("retransmits", "bad_crc", "bad_auth", "malformed", "timeouts", "gap_in")
 
 
@@ -62,8 +63,17 @@ def lines(st):
             "valid" if st.get("bitmap_valid") else "LOST: the next resync is a full scan")))
         out.append(("syncing", "%s (epochs %s, writes in flight %s)" % (
             "yes" if st.get("syncing") else "no", st.get("epochs"), st.get("inflight"))))
+        if st.get("promise"):
+            out.append(("promise", st["promise"]))
+        c = st.get("counters") or {}
+        out.append(("heal", "%d reads healed from the secondary, %d blocks in the background"
+                    "%s" % (c.get("healed_reads", 0), c.get("healed_blocks", 0),
+                            ", LOST (reads fail until written): %s" % st["lost"]
+                            if st.get("lost") else "")))
     else:
         out.append(("consistent", "yes" if st.get("consistent") else "no (resync pending)"))
+    if st.get("refusal"):
+        out.append(("refused", st["refusal"]))
     out.append(("scan", scan_text(st.get("scan"))))
     counters = st.get("counters") or {}
     out.append(("counters", ", ".join("%s %s" % (k, counters[k]) for k in sorted(counters))))

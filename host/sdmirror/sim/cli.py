@@ -4,6 +4,7 @@
     sdmirror sim --seeds 1 --start SEED -v          # replay one scenario with its trace
     sdmirror sim --sweep [--json]                   # linear power-loss sweep
     sdmirror sim --sweep-case 0:primary:torn:7 -v   # replay one run of the sweep
+    sdmirror sim --failover --seeds 1000            # the failover campaign (failover.py)
 
 Exit status: 0 if every scenario passed its checks, 1 if any failed, 2 on bad arguments.
 """
@@ -21,6 +22,8 @@ EPILOG = """examples:
   sdmirror sim --seeds 1 --start 871 -v          # replay one scenario with its trace
   sdmirror sim --sweep                           # power cut at every write and frame
   sdmirror sim --sweep-case 0:primary:torn:3 -v  # replay one run of the sweep
+  sdmirror sim --failover --seeds 500            # promotions, returns, settles, bad blocks
+  sdmirror sim --failover --seeds 1 --start 57 -v  # replay one failover scenario
 
 checks: diverged, lost_acked_writes, outside_writes, primary_changed, unsettled, spin.
 exit status: 0 all passed, 1 a check failed, 2 bad arguments."""
@@ -43,6 +46,8 @@ def build_parser():
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print the trace of each scenario (runs in this process)")
     p.add_argument("--sweep", action="store_true", help="run the power-loss sweep")
+    p.add_argument("--failover", action="store_true",
+                   help="run the failover campaign instead (promote, demote, settle, heals)")
     p.add_argument("--sweep-case", metavar="C:SIDE:TRIGGER:I",
                    help="run one case of the sweep (as printed by a failing sweep)")
     p.add_argument("--pure", action="store_true",
@@ -81,6 +86,8 @@ def main(argv=None):
     out = sys.stdout
     if case is not None:
         return _one_case(case, args, out)
+    if args.failover:
+        return _failover(args, jobs, out)
     run_seeds = args.seeds is not None or not args.sweep
     result = {}
     ok = True
@@ -105,6 +112,29 @@ def main(argv=None):
     if args.json:
         out.write(json.dumps(result, sort_keys=True) + "\n")
     return 0 if ok else 1
+
+
+def _failover(args, jobs, out):
+    from . import failover
+    n = args.seeds if args.seeds is not None else 100
+    if args.verbose:
+        for seed in range(args.start, args.start + n):
+            r = failover.run_seed(seed, verbose=True)
+            out.write("== seed %d (%s)\n%s\n" % (seed, r["story"], "\n".join(r["trace"])))
+            out.write("%s\n" % ("ok" if r["ok"] else "FAIL %s" % r["details"]))
+        return 0
+    s = failover.run_failover_campaign(args.start, n, jobs)
+    if args.json:
+        out.write(json.dumps(s, sort_keys=True) + "\n")
+    else:
+        out.write("%d failover scenarios from seed %d: %d passed, %d failed; stories %s; "
+                  "settles dropping %s; healed reads %d (in background %d)\n" % (
+                      n, args.start, s["passed"], s["failed"], s["stories"],
+                      s["settled_by_dropping"], s["healed_reads"], s["healed_in_background"]))
+        for f in s["failing"][:10]:
+            out.write("FAIL seed %d: %s\n  reproduce: sdmirror sim --failover --seeds 1 "
+                      "--start %d -v\n" % (f["seed"], f["details"], f["seed"]))
+    return 0 if s["failed"] == 0 else 1
 
 
 def _verbose_seeds(start, n, pure, as_json, out):

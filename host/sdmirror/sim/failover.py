@@ -211,11 +211,19 @@ class FailoverScenario:
         self.link = Link(w, self.boards["A"], self.boards["B"], lk["kind"], lk["bandwidth"],
                          lk["latency_ms"])
         self.oracles = {"A": Oracle(vol, image)}  # the history each board wrote as primary
+        for card in self.cards.values():
+            card.on_torn = self._torn
         self.apps = {}
         self.survivor = "A"
         self.dropped = None  # the side whose changes settle discarded
         self.promoted_at = None
         self.on_both = set()  # writes the secondary's card was seen to hold when acknowledged
+
+    def _torn(self, card, block, new, result):
+        """A power cut tore a write on this card: what it left is one more version."""
+        oracle = self.oracles.get(card.name)
+        if oracle is not None and block < self.params["volume_blocks"]:
+            oracle.torn(block, new, result)
 
     def _cfg(self, role):
         kw = dict(self.params["cfg"])

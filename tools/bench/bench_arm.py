@@ -8,7 +8,8 @@ engine, the SD CRC16, the scan pass, and per frame of 8 blocks for the framing.
 Without either variable (or without qemu-system-arm) it skips, saying so. Goals, on
 ARMv6-M: scan (checksum + SD CRC16) <= 20,000 instructions a block; with the RP2040's DMA
 sniffer <= 12,000; a frame of 8 blocks encoded + authenticated <= 1,500,000 (COBS, UART)
-and <= 600,000 (TCP); no heap allocation per block. A miss raises (make bench fails).
+and <= 600,000 (TCP); no heap allocation per block. A miss is counted in goal_misses
+(make bench then exits 1).
 """
 import json
 import os
@@ -91,7 +92,6 @@ def run():
             if res.get(k, {}).get("alloc", 1):
                 misses.append("%s allocates %s bytes" % (k, res.get(k, {}).get("alloc")))
     flat["goal_misses"] = len(misses)
-    print(json.dumps(flat, indent=1, sort_keys=True))
     if misses:
-        raise AssertionError("ARM goals missed: " + "; ".join(misses))
+        flat["missed"] = "; ".join(misses)
     return flat

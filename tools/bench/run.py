@@ -4,6 +4,7 @@
 
 A benchmark module exposes NAME (str) and run() -> dict of metric -> value. Results are
 printed as a table and as one JSON object {NAME: {metric: value}} (also written to FILE).
+A result with a non-zero "goal_misses" (or a benchmark that raises) makes the exit status 1.
 """
 import argparse
 import glob
@@ -53,6 +54,8 @@ def main(argv=None):
             console.print_exception()
             failed.append(mod.NAME)
             continue
+        if res.get("goal_misses"):
+            failed.append(mod.NAME)
         for metric, value in res.items():
             table.add_row(mod.NAME, str(metric), "%.4g" % value if isinstance(value, float) else str(value))
     console.print(table)

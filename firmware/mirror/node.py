@@ -333,13 +333,11 @@ class Node:
         if peer["frame_blocks"] != self.cfg.frame_blocks:
             return "frame_blocks differs: %d here, %d on the peer (set both the same)" % (
                 self.cfg.frame_blocks, peer["frame_blocks"])
-        # the primary's scans come in as many groups as its cache holds: the secondary's
-        # must hold as many
-        mine, theirs = self.cfg.cache_bytes, peer["cache_bytes"]
-        if (mine < theirs) if self.role == "secondary" else (theirs < mine):
-            return "cache_bytes of the secondary (%d) is smaller than the primary's (%d): " \
-                   "set it at least as large" % ((mine, theirs) if self.role == "secondary"
-                                                 else (theirs, mine))
+        # the scan cache sets the span of a scan's groups, and each side's hasher is built
+        # for its own: a primary's spans would be too large or too small for the peer's
+        if peer["cache_bytes"] != self.cfg.cache_bytes:
+            return "cache_bytes differs: %d here, %d on the peer (set both the same)" % (
+                self.cfg.cache_bytes, peer["cache_bytes"])
         return None
 
     def on_message(self, ftype, p):

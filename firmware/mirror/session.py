@@ -45,6 +45,7 @@ UP = const(2)
 
 _HELLO_HDR = const(2 + 2 * NONCE)
 _NO_NONCE = bytes(NONCE)
+_CHALLENGES = const(16)  # challenge HELLOs sent for one unknown nonce (one per hello_ms)
 _CTX = "<BiHiH"  # the sender's end, seq lap, seq, ack lap, ack: MACed, never sent
 
 
@@ -98,6 +99,7 @@ class Session:
         self._challenge = None  # our fresh nonce, sent to a HELLO of an unknown peer nonce
         self._unproven = None  # ...that nonce
         self._challenge_due = 0
+        self._challenge_tries = 0
         self.state = DOWN
         self.rto = cfg.rto_init_ms
         self._now = 0  # the time of the bytes receive() is handling
@@ -245,6 +247,8 @@ class Session:
             slot = self._slot(self._base)
             if now - self._slot_time[slot] >= self._timeout():
                 self._go_back(now)
+        if self._challenge is not None and now >= self._challenge_due:
+            self._challenge_again(now)
         if self._ack_due < 0 and now - self._last_tx >= self.cfg.keepalive_ms:
             self._ack_due = now
         self.pump(now)
@@ -260,6 +264,8 @@ class Session:
         if self._txpos != self._base:
             t = min(t, self._slot_time[self._slot(self._base)] + self._timeout())
         t = min(t, self._ack_due if self._ack_due >= 0 else self._last_tx + self.cfg.keepalive_ms)
+        if self._challenge is not None:
+            t = min(t, self._challenge_due)
         return t
 
     # -- sending -----------------------------------------------------------------------
@@ -438,12 +444,23 @@ class Session:
         self.stats["challenges"] += 1
         if self._challenge is None:
             self._challenge = self._fresh_nonce()
+            self._challenge_tries = 0
         self._unproven = their
         if now >= self._challenge_due:
-            self._challenge_due = now + self.cfg.hello_ms
-            due = self._hello_due
-            self._send_hello(now, self._challenge)
-            self._hello_due = due
+            self._challenge_again(now)
+
+    def _challenge_again(self, now):
+        """(Re)send the challenge: a restarted peer answers each one, so a lost answer is
+        made good by the next; a recording never answers, and after _CHALLENGES tries the
+        challenge is dropped (the session it would have replaced was never in doubt)."""
+        if self._challenge_tries >= _CHALLENGES:
+            self._challenge = None
+            return
+        self._challenge_tries += 1
+        self._challenge_due = now + self.cfg.hello_ms
+        due = self._hello_due
+        self._send_hello(now, self._challenge)
+        self._hello_due = due
 
     # -- receiving -----------------------------------------------------------------------
     def _on_frame(self, ftype, seq, ack, payload):

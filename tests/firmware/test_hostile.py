@@ -230,11 +230,14 @@ def test_a_pair_with_different_frame_blocks_is_refused_and_the_setting_named():
         assert "frame_blocks" in node.refusal, node.refusal
 
 
-def test_a_secondary_with_a_smaller_scan_cache_is_refused():
-    pair = Pair(nblocks=64, seed=4, cfg_p={"cache_bytes": 64}, cfg_s={"cache_bytes": 16})
-    pair.connect()
-    pair.run(2000)
-    assert not pair.primary.paired and "cache_bytes" in pair.primary.refusal
+def test_a_pair_with_different_scan_caches_is_refused():
+    # sim: a secondary with 4 times the primary's cache had a smaller largest span and
+    # refused every scan (before the shape checks: its hasher raised)
+    for cp, cs in ((64, 16), (16, 64)):
+        pair = Pair(nblocks=64, seed=4, cfg_p={"cache_bytes": cp}, cfg_s={"cache_bytes": cs})
+        pair.connect()
+        pair.run(2000)
+        assert not pair.primary.paired and "cache_bytes" in pair.primary.refusal
 
 
 def test_settings_that_cannot_work_are_refused_naming_the_setting():

@@ -290,3 +290,26 @@ def test_an_old_hello_replayed_into_a_live_session_does_not_end_it():
     got = len(link.ub.got)
     assert link.a.send(0x20, b"still here", link.now)
     assert link.run(200, lambda: len(link.ub.got) == got + 1)
+
+
+def test_a_lost_answer_to_a_challenge_is_made_good_by_the_next_challenge():
+    # sim seed 30003995: a rebooted peer's answer to the challenge was lost; unkeyed, each
+    # side's frames kept the other's old session alive and they never met again
+    link = Link(key=None)
+    link.run(100, lambda: link.a.established and link.b.established)
+    link.b.restart(link.now, "test")  # b starts a new session (a reboot, say)
+    dropped = []
+    carry = link._carry
+
+    def lossy_to_a(src, dst):
+        if dst is link.a and link.b.established and not dropped and len(src.tx_view()):
+            dropped.append(bytes(src.tx_view()))  # b's answer, established: lost
+            src.tx_done(len(src.tx_view()))
+            return
+        carry(src, dst)
+    link._carry = lossy_to_a
+    assert link.run(2000, lambda: dropped and link.a.established and link.b.established and
+                    link.a.peer_nonce == link.b.nonce)
+    got = len(link.ub.got)
+    assert link.a.send(0x20, b"after", link.now)
+    assert link.run(400, lambda: len(link.ub.got) == got + 1)

@@ -35,9 +35,14 @@ def _one(args):
                               "events", "torn_meta")}
 
 
-def run_campaign(start, count, jobs=1, pure=False):
+def run_campaign(start, count, jobs=1, pure=False, seeds=None):
+    """Seeds start..start+count-1, or the list `seeds` (a regression set) if given."""
+    if seeds is not None:
+        start, count = (seeds[0] if seeds else 0), len(seeds)
+    else:
+        seeds = range(start, start + count)
     t0 = time.monotonic()
-    results = pmap(_one, [(s, pure) for s in range(start, start + count)], jobs)
+    results = pmap(_one, [(s, pure) for s in seeds], jobs)
     seconds = time.monotonic() - t0
     summary = {"scenarios": count, "start": start, "passed": 0, "failed": 0}
     for c in CATEGORIES:

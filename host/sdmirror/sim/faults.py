@@ -81,12 +81,20 @@ class Injector:
             self._noise_owner = token
             self.link.set_noise(params["p"])
             w.after(params["ms"], self._end_noise, token)
+        elif kind == "malformed":
+            self._malformed(params)
         else:
             side = kind[-1]
             board = self.boards[side]
             if side == "p":
                 self.primary_faulted = True
-            if kind.startswith("power") and params.get("mid_write"):
+            if kind.startswith("boot_read_error"):
+                # a power cycle whose boot finds the card failing reads (the metadata slots
+                # are the first thing read): the burst starts just before power returns
+                self.power_cycle(board, params["ms"])
+                w.after(params["ms"] * 0.999, board.card.error_burst, params["count"], 0, 50.0)
+                self.world.fault("boot_read_error", board.name)
+            elif kind.startswith("power") and params.get("mid_write"):
                 self._arm_mid_write(board, params["ms"])
             elif kind.startswith("power"):
                 self.power_cycle(board, params["ms"])
@@ -96,6 +104,24 @@ class Injector:
                 board.card.error_burst(params["count"], 0, params["ms"])
             elif kind == "flip_s":
                 board.card.flip(params["block"], params["bit"])
+
+    def _malformed(self, params):
+        """A message of any type and payload, sent by a board's own session: CRC-valid,
+        authentic, in sequence: what a peer with a bug sends. The receiver must drop it
+        (and start the session over), never stop or write outside its volume."""
+        board = self.boards[params["from"]]
+        node = board.node
+        if node is None or not board.on or not node.session.can_send():
+            return
+        payload = bytes.fromhex(params["payload"])
+        peer = self.boards["s" if params["from"] == "p" else "p"].node
+        from mirror import msgcheck
+        if len(payload) > node.cfg.max_payload or peer is None or msgcheck.problem(
+                params["type"], payload, peer.dsize, peer._max_span, peer.cfg.frame_blocks) is None:
+            return  # a well-formed message is no fault (an authentic peer may send it)
+        node.session.send(params["type"], payload, self.world.now)
+        self.world.fault("malformed", board.name)
+        board._after()
 
     def power_cycle(self, board, off_ms, k=None):
         if not board.on:

@@ -68,8 +68,43 @@ def make_params(rng):
     }
 
 
+# What the first campaigns never drew, from random sources of their own (so a seed's older
+# draws, and so the scenario of every recorded seed, stay as they were): the flat scan,
+# settings that differ between the boards (within what the handshake accepts), and faults:
+# authentic malformed messages, metadata reads failing at boot. Sessions cross the 16-bit
+# sequence wrap in ordinary seeds (their numbers start from the nonces).
+def explore_params(seed, params):
+    x = random.Random("explore-p-%d" % seed)
+    cfg = params["cfg"]
+    if x.random() < 0.15:
+        cfg["scan_mode"] = "flat"
+    if x.random() < 0.3:
+        s = {"window": x.randint(1, 8), "chunk_blocks": x.randint(1, 8),
+             "epoch_bytes": x.choice((512, 4096, 65536)), "max_epochs": x.randint(1, 4)}
+        params["cfg_s"] = s
+
+
+def explore_plan(seed, params, plan):
+    x = random.Random("explore-f-%d" % seed)
+    t_active = params["t_active"]
+    if x.random() < 0.2:
+        from mirror import proto as P
+        types = [v for k, v in vars(P).items() if k.startswith("T_")] + [0x7F]
+        for _ in range(x.randint(1, 3)):
+            plan.append((x.uniform(0, t_active * 0.9), "malformed",
+                         {"from": x.choice("ps"), "type": x.choice(types),
+                          "payload": x.randbytes(x.choice((0, 1, 3, 7, 13, 40, 600))).hex()}))
+    if params["profile"] in ("secondary", "primary", "mixed") and x.random() < 0.2:
+        side = x.choice("ps") if params["profile"] == "mixed" else params["profile"][0]
+        plan.append((x.uniform(0, t_active * 0.8), "boot_read_error_" + side,
+                     {"ms": x.uniform(1, 3000), "count": x.randint(1, 2)}))
+    plan.sort(key=lambda f: f[0])
+
+
 def _config(params, role):
     kw = dict(params["cfg"])
+    if role == "secondary":
+        kw.update(params.get("cfg_s") or {})
     if kw["key"] is not None:
         kw["key"] = bytes.fromhex(kw["key"])
     if params["link"]["kind"] == "uart":
@@ -88,6 +123,8 @@ class Scenario:
         rng = random.Random(seed)
         self.world = w = World(rng, verbose)
         self.params = p = params if params is not None else make_params(rng)
+        if params is None:
+            explore_params(seed, p)
         vol = p["volume_blocks"]
         image = rng.randbytes(vol * BLOCK) + bytes(META_BLOCKS * BLOCK)  # blank metadata
         s_blocks = vol + p["secondary_extra"] + META_BLOCKS
@@ -120,6 +157,8 @@ class Scenario:
         if plan is None:
             plan = make_plan(rng, p["profile"], p["t_active"], s_blocks,
                              p["cfg"]["scan_period_ms"])
+            if params is None:
+                explore_plan(seed, p, plan)
         self.plan = plan
         self.settled_at = None
 
@@ -244,7 +283,9 @@ def describe(params, plan):
     lines = ["volume %d blocks (+%d on the secondary), initial copy: %s" %
              (params["volume_blocks"], params["secondary_extra"], params["initial"]),
              "cfg: " + ", ".join("%s=%s" % (k, c[k]) for k in sorted(c) if k != "key") +
-             ", key=%s" % ("yes" if c["key"] else "no"),
+             ", key=%s" % ("yes" if c["key"] else "no") +
+             ("; secondary: " + ", ".join("%s=%s" % kv for kv in sorted(params["cfg_s"].items()))
+              if params.get("cfg_s") else ""),
              "link: %(kind)s %(bandwidth)d B/s, latency %(latency_ms).1f ms" % params["link"],
              "app: %(pattern)s, up to %(max_blocks)d blocks, mean gap %(gap_ms).0f ms" %
              params["app"] + ", active for %.0f ms" % params["t_active"],

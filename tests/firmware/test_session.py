@@ -96,6 +96,16 @@ def test_messages_arrive_in_order_exactly_once():
     assert link.ub.got == [(0x20, m) for m in msgs]
 
 
+def recorder():
+    """A link fault that changes nothing and keeps a copy of every chunk: (chunks, fault)."""
+    recorded = []
+
+    def tap(data):
+        recorded.append(data)
+        return data
+    return recorded, tap
+
+
 def lossy(seed, drop=0.2, corrupt=0.1, dup=0.1):
     r = rng(seed)
 
@@ -138,11 +148,7 @@ def test_wrong_key_never_establishes():
 
 
 def test_replayed_frames_from_an_old_session_are_rejected():
-    recorded = []
-
-    def tap(data):
-        recorded.append(data)
-        return data
+    recorded, tap = recorder()
 
     link = Link(fault=tap)
     link.run(100, lambda: link.a.established and link.b.established)
@@ -214,11 +220,7 @@ def test_a_frame_replayed_one_sequence_lap_later_is_rejected():
     # frames later (the 16-bit seq had wrapped). Both ends are put where 65,536 more
     # frames would have left them (same 16-bit numbers, one lap on), then the recording
     # is replayed.
-    recorded = []
-
-    def tap(data):
-        recorded.append(data)
-        return data
+    recorded, tap = recorder()
     link = Link()
     link.run(100, lambda: link.a.established and link.b.established)
     link.fault = tap
@@ -269,11 +271,7 @@ def test_numbers_wrap_in_a_window_that_does_not_divide_65536():
 
 
 def test_an_old_hello_replayed_into_a_live_session_does_not_end_it():
-    recorded = []
-
-    def tap(data):
-        recorded.append(data)
-        return data
+    recorded, tap = recorder()
     link = Link(fault=tap)
     link.run(100, lambda: link.a.established and link.b.established)
     old = list(recorded)  # a's HELLOs of this (soon old) session

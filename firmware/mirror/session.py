@@ -19,9 +19,9 @@
 # both sides reconstruct them (as SRTP's rollover counter): the wire is unchanged, and a
 # frame from another lap, or reflected back to its sender, fails authentication. Under one
 # session key no (role, seq, lap) repeats for 2^47 frames.
-# Each direction starts its numbers at a value taken from the sender's nonce (as TCP's
-# initial sequence number), so a session's numbers wrap early as often as late: the
-# simulator crosses the wrap in ordinary seeds rather than only in 65,536-frame ones.
+# Each direction starts its numbers at a value taken from the sender's nonce, 256 or fewer
+# before the wrap: a session's numbers wrap early, and the simulator crosses the wrap in
+# ordinary seeds rather than only in 65,536-frame ones.
 #
 # A HELLO with an unknown nonce while a session is up may be the peer restarting, or an
 # old HELLO replayed (it is authentic: the long-term key made it). It does not tear the
@@ -62,7 +62,9 @@ def _lap_of(v, ref, ref_lap):
 
 
 def _isn(nonce):
-    return nonce[0] | nonce[1] << 8
+    # within 256 of the wrap: every session longer than that crosses it, so the lap code
+    # runs early in ordinary sessions (and in the simulator's), not after 65,536 frames
+    return 0xFF00 | nonce[0]
 
 
 class Session:

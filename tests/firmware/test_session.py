@@ -246,12 +246,12 @@ def _seed_near_wrap(prefix, lo):
     """A nonce seed whose first session starts its numbers at >= lo (so they wrap soon)."""
     import hashlib
     import struct
+    from mirror.session import _isn
     for i in range(20000):
         seed = prefix + b"%d" % i
-        h = hashlib.sha256(seed)
+        h = hashlib.sha256(seed)  # the first nonce, as Session._fresh_nonce makes it
         h.update(struct.pack("<I", 1))
-        d = h.digest()
-        if d[0] | d[1] << 8 >= lo:
+        if _isn(h.digest()) >= lo:
             return seed
     raise AssertionError("no seed")
 

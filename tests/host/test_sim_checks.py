@@ -120,3 +120,22 @@ def test_a_campaign_does_not_depend_on_the_number_of_processes():
     two = run_campaign(100, 24, jobs=2)
     assert json.dumps(_strip(one), sort_keys=True) == json.dumps(_strip(two), sort_keys=True)
     assert one["scenarios"] == 24 and one["passed"] + one["failed"] == 24
+
+
+def test_ordinary_seeds_cross_the_sequence_wrap(monkeypatch):
+    # issue 11: replays after the 16-bit wrap went unseen because no campaign session was
+    # ever that long; numbers now start within 256 of the wrap
+    import mirror.session as ms
+    wraps = [0]
+    commit = ms.Session.commit
+
+    def counting(self, ftype, n, now):
+        commit(self, ftype, n, now)
+        wraps[0] += self._next == 0
+    monkeypatch.setattr(ms.Session, "commit", counting)
+    crossed = 0
+    for seed in range(50000, 50040):
+        wraps[0] = 0
+        assert Scenario(seed).run()["ok"]
+        crossed += wraps[0] > 0
+    assert crossed >= 8, crossed

@@ -19,9 +19,9 @@
 # both sides reconstruct them (as SRTP's rollover counter): the wire is unchanged, and a
 # frame from another lap, or reflected back to its sender, fails authentication. Under one
 # session key no (role, seq, lap) repeats for 2^47 frames.
-# Each direction starts its numbers at a value taken from the sender's nonce, 256 or fewer
-# before the wrap: a session's numbers wrap early, and the simulator crosses the wrap in
-# ordinary seeds rather than only in 65,536-frame ones.
+# Each direction starts its numbers at a value taken from the sender's nonce (_isn); with
+# a key, 256 or fewer before the wrap: a session's numbers wrap early, and the simulator
+# crosses the wrap in ordinary seeds rather than only in 65,536-frame ones.
 #
 # A HELLO with an unknown nonce while a session is up may be the peer restarting, or an
 # old HELLO replayed (it is authentic: the long-term key made it). It does not tear the
@@ -61,10 +61,14 @@ def _lap_of(v, ref, ref_lap):
     return ref_lap - 1 if v > ref else ref_lap
 
 
-def _isn(nonce):
-    # within 256 of the wrap: every session longer than that crosses it, so the lap code
-    # runs early in ordinary sessions (and in the simulator's), not after 65,536 frames
-    return 0xFF00 | nonce[0]
+def _isn(nonce, keyed):
+    """The first number of a direction, from its sender's nonce. Keyed: within 256 of the
+    wrap, so every session longer than that crosses it and the lap code runs early in
+    ordinary sessions (and the simulator's), not after 65,536 frames; frames of another
+    session fail authentication whatever their numbers. Unkeyed, nothing tells sessions
+    apart but the numbers: all 16 bits, so a late frame of the last session is unlikely
+    to carry the number the new one expects."""
+    return 0xFF00 | nonce[0] if keyed else nonce[0] | nonce[1] << 8
 
 
 class Session:
@@ -117,14 +121,15 @@ class Session:
         # numbers start from the nonces (see the top); laps count their wraps, and _nslot
         # is the window slot of _next (seq % window would not do: 65,536 is no multiple
         # of a window of 6, and slots would collide across the wrap)
-        isn = _isn(self.nonce)
+        keyed = self.key is not None
+        isn = _isn(self.nonce, keyed)
         self._base = isn
         self._next = isn
         self._txpos = isn
         self._next_lap = 0
         self._base_lap = 0
         self._nslot = 0
-        self._expect = _isn(self.peer_nonce) if self.peer_nonce else 0
+        self._expect = _isn(self.peer_nonce, keyed) if self.peer_nonce else 0
         self._expect_lap = 0
         self._ack_due = -1
         self._ack_count = 0

@@ -251,7 +251,7 @@ def _seed_near_wrap(prefix, lo):
         seed = prefix + b"%d" % i
         h = hashlib.sha256(seed)  # the first nonce, as Session._fresh_nonce makes it
         h.update(struct.pack("<I", 1))
-        if _isn(h.digest()) >= lo:
+        if _isn(h.digest(), True) >= lo:
             return seed
     raise AssertionError("no seed")
 

@@ -124,7 +124,8 @@ def test_a_campaign_does_not_depend_on_the_number_of_processes():
 
 def test_ordinary_seeds_cross_the_sequence_wrap(monkeypatch):
     # issue 11: replays after the 16-bit wrap went unseen because no campaign session was
-    # ever that long; numbers now start within 256 of the wrap
+    # ever that long; keyed numbers now start within 256 of the wrap (half the scenarios
+    # are keyed)
     import mirror.session as ms
     wraps = [0]
     commit = ms.Session.commit
@@ -138,4 +139,4 @@ def test_ordinary_seeds_cross_the_sequence_wrap(monkeypatch):
         wraps[0] = 0
         assert Scenario(seed).run()["ok"]
         crossed += wraps[0] > 0
-    assert crossed >= 8, crossed
+    assert crossed >= 5, crossed

@@ -71,7 +71,9 @@ def child(name, seconds, stats_path):
     save()
     max_len = 600 if name == "console" else 4200  # console lines are fed byte by byte
     atheris.Setup([sys.argv[0], "-max_total_time=%d" % (seconds + 60), "-max_len=%d" % max_len,
-                   "-rss_limit_mb=1024", "-print_final_stats=0", "-close_fd_mask=3"], one)
+                   "-rss_limit_mb=1024", "-print_final_stats=0", "-close_fd_mask=3",
+                   # libFuzzer's own artifacts (slow-unit-*, crash-*) go with the findings
+                   "-artifact_prefix=" + FINDINGS + os.sep], one)
     atheris.Fuzz()
 
 

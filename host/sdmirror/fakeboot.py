@@ -163,12 +163,13 @@ def _free_port():
     return port
 
 
-def pair(board, workdir, margin=0, timeout=60.0):
+def pair(board, workdir, margin=0, timeout=60.0, measured=None):
     """Boot a primary and a secondary of the profile, each in the VM heap standing for its
     HEAP less margin, joined by their link (UART: a relay between the two fake UARTs;
     Ethernet: TCP on loopback), until both say "paired". Returns {role: (heap, stats)}
     with the `stats` reply of each (its mem_alloc: what the boot retained, harness and
-    frozen modules included). BootError when either does not get there."""
+    frozen modules included). BootError when either does not get there. measured: a dict
+    keeping each role's (harness, frozen) between calls (they do not depend on the heap)."""
     from sdmirror.emu.linkproxy import LinkProxy
     proxy = None
     if fi.board_value(board, "ETH"):
@@ -185,7 +186,12 @@ def pair(board, workdir, margin=0, timeout=60.0):
     try:
         for role in ("secondary", "primary"):  # the listener first
             cwd, env = prepare(board, workdir, role, confs[role])
-            harness, frozen = measure_harness(cwd, env)
+            if measured is not None and role in measured:
+                harness, frozen = measured[role]
+            else:
+                harness, frozen = measure_harness(cwd, env)
+                if measured is not None:
+                    measured[role] = (harness, frozen)
             env.update(envs[role])
             boards[role] = Board(cwd, env, board_heap(board, harness, frozen, margin))
             boards[role].until(lambda o: o.get("event") == "boot")
@@ -193,9 +199,12 @@ def pair(board, workdir, margin=0, timeout=60.0):
         for role in ("primary", "secondary"):
             boards[role].until(lambda o: o.get("event") == "paired", timeout)
             st = boards[role].command("status")
-            if st["link"] != "paired":
-                raise BootError("%s %s: link %s after pairing" % (board, role, st["link"]))
-            out[role].append(boards[role].command("stats"))
+            if st.get("link") != "paired":
+                raise BootError("%s %s: status after pairing: %s" % (board, role, st))
+            stats = boards[role].command("stats")
+            if "mem_alloc" not in stats:
+                raise BootError("%s %s: stats after pairing: %s" % (board, role, stats))
+            out[role].append(stats)
         return out
     finally:
         for b in boards.values():

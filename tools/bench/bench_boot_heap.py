@@ -3,22 +3,23 @@ fragmentation included. For every profile a primary and a secondary boot the ima
 `sdmirror flash` deploys, on the MicroPython Unix VM with the port's fakes, and pair
 (sdmirror.fakeboot.pair); the VM heap stands for HEAP - margin (plus what the VM holds
 that the board does not: fakes, card model, frozen modules, measured in the same VM). The
-largest margin at which both still boot and pair (bisection, 1 KiB) gives the boot's peak:
+largest margin at which both still boot and pair (bisection, 2 KiB) gives the boot's peak:
 HEAP - margin. retained = what the `stats` reply shows allocated after pairing, less the
 harness and frozen modules. The Unix VM is 64-bit: its objects are larger than a 32-bit
-board's, so these peaks are upper bounds. A miss raises (make bench fails)."""
+board's, so these peaks are upper bounds. A miss is counted in goal_misses (make bench
+exits 1)."""
 import tempfile
 
 NAME = "boot_heap"
 GOAL_MARGIN = 24 * 1024
-STEP = 1024
+STEP = 2048
 
 
-def _pairs(board, margin):
+def _pairs(board, margin, measured):
     from sdmirror import fakeboot as fb
     with tempfile.TemporaryDirectory() as d:
         try:
-            return fb.pair(board, d, margin, timeout=30.0)
+            return fb.pair(board, d, margin, timeout=30.0, measured=measured)
         except fb.BootError:
             return None
 
@@ -27,13 +28,14 @@ def measure(board):
     """(peak, retained by role) for one profile; peak None if it does not pair in HEAP."""
     from sdmirror import firmware_image as fi
     heap = fi.board_value(board, "HEAP")
-    best = _pairs(board, 0)
+    measured = {}
+    best = _pairs(board, 0, measured)
     if best is None:
         return None, {}
     lo, hi = 0, heap // 2  # lo pairs; hi is assumed not to
     while hi - lo > STEP:
         mid = (lo + hi) // 2 // STEP * STEP
-        r = _pairs(board, mid)
+        r = _pairs(board, mid, measured)
         if r is not None:
             lo, best = mid, r
         else:
@@ -58,11 +60,7 @@ def run():
         if peak is None or peak > heap - GOAL_MARGIN:
             misses.append("%s peak %s > %d (HEAP %d - 24 KiB)" % (
                 board, peak if peak is not None else "over HEAP", heap - GOAL_MARGIN, heap))
-    out["meets_goals"] = not misses
+    out["goal_misses"] = len(misses)
     print("boot heap (64-bit Unix VM): " + ("all profiles within HEAP - 24 KiB" if not misses
                                             else "; ".join(misses)))
-    for k in sorted(out):
-        print("  %-32s %s" % (k, out[k]))
-    if misses:
-        raise AssertionError("boot heap goals missed: " + "; ".join(misses))
     return out

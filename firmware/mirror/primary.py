@@ -51,7 +51,6 @@ class Primary(Node):
         self._lost_upto = 0
         self._lost_from = 0
         self._lost_dead = False  # a block was declared lost while they waited
-        self._meta_dirty = False
         self._never = (0, 0)  # tokens that will never be durable (their data was lost)
 
     # -- boot and pairing ------------------------------------------------------------
@@ -211,12 +210,12 @@ class Primary(Node):
                              (len(data), block))
         if self.lost:
             lost = self.lost
+            found = False
             for b in range(block, block + n):
                 if b in lost:
                     lost.remove(b)  # written again: its data is known once more
-                    self._meta_dirty = True
-            if self._meta_dirty:
-                self._meta_dirty = False
+                    found = True
+            if found:
                 self._write_meta()
         fb = self.cfg.frame_blocks
         frames = (n + fb - 1) // fb

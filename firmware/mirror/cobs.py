@@ -11,10 +11,11 @@ non-minimal form.
 
 Speed: in plain Python COBS costs about 1,300 instructions a byte each way on a Cortex-M0
 (5.4M to encode an 8-block frame: docs/benchmarks.md), far more than authenticating it.
-Where MicroPython has the viper emitter (every board profile, the Unix VM) the same loops
-run as viper code, compiled at import with exec() so the .mpy needs no -march. Viper
-indexes raw pointers, so the Python wrappers check every bound first: the encoder gets a
-destination with room for the worst case, the decoder checks the capacity on every write.
+Where MicroPython has the viper emitter (every board profile, the Unix VM) the loops run
+as viper code: one source (_LOOPS), compiled at import with exec() as viper (the .mpy
+needs no -march) or, failing that, as plain Python with ptr8() the identity. Viper indexes
+raw pointers, so the encoder's wrapper checks the destination has room for the worst case
+first, and the decoder checks the capacity on every write.
 """
 from micropython import const
 
@@ -38,37 +39,7 @@ def encode_into(src, dst, off=0):
     if off < 0 or off + max_encoded_len(n) > len(dst):
         raise ValueError("cobs: %d bytes need %d bytes of room at %d of %d"
                          % (n, max_encoded_len(n), off, len(dst)))
-    if _venc is not None:
-        return _venc(src, n, dst, off)
-    return _encode_py(src, n, dst, off)
-
-
-def _encode_py(src, n, dst, off):
-    code_i = off  # where the code byte of the current block goes
-    o = off + 1
-    code = 1
-    i = 0
-    while i < n:
-        b = src[i]
-        i += 1
-        if b:
-            dst[o] = b
-            o += 1
-            code += 1
-            if code == _MAX_RUN:
-                dst[code_i] = _MAX_RUN
-                if i == n:
-                    return o  # input ends with a full block: no trailing code byte
-                code_i = o
-                o += 1
-                code = 1
-        else:
-            dst[code_i] = code
-            code_i = o
-            o += 1
-            code = 1
-    dst[code_i] = code
-    return o
+    return _enc(src, n, dst, off)
 
 
 def decode_into(src, dst):
@@ -77,45 +48,14 @@ def decode_into(src, dst):
     Returns -1 for malformed input: empty, a zero byte inside, a code running past the
     end, or dst too small. Never raises on any content of src.
     """
-    if _vdec is not None:
-        return _vdec(src, len(src), dst, len(dst))
-    return _decode_py(src, dst)
+    return _dec(src, len(src), dst, len(dst))
 
 
-def _decode_py(src, dst):
-    n = len(src)
-    if n == 0:
-        return -1  # even an empty frame encodes to 01
-    cap = len(dst)
-    i = 0
-    o = 0
-    while i < n:
-        code = src[i]
-        if code == 0:
-            return -1
-        i += 1
-        end = i + code - 1
-        if end > n or o + code - 1 > cap:
-            return -1
-        while i < end:
-            b = src[i]
-            if b == 0:
-                return -1
-            dst[o] = b
-            o += 1
-            i += 1
-        # Every block but a full one ends in a zero, except the one closing the frame.
-        if code != _MAX_RUN and i < n:
-            if o >= cap:
-                return -1
-            dst[o] = 0
-            o += 1
-    return o
-
-
-_VIPER_SRC = """
-@micropython.viper
-def _venc(src, n: int, dst, off: int) -> int:
+# The two loops, once. A full block (code 0xFF) carries 254 data bytes and no implied
+# zero; the encoder ends without a trailing code byte when the input ends with one.
+_LOOPS = """
+@DECORATOR
+def _enc(src, n: int, dst, off: int) -> int:
     s = ptr8(src)
     d = ptr8(dst)
     code_i = off
@@ -144,8 +84,8 @@ def _venc(src, n: int, dst, off: int) -> int:
     d[code_i] = code
     return o
 
-@micropython.viper
-def _vdec(src, n: int, dst, cap: int) -> int:
+@DECORATOR
+def _dec(src, n: int, dst, cap: int) -> int:
     s = ptr8(src)
     d = ptr8(dst)
     if n == 0:
@@ -176,30 +116,38 @@ def _vdec(src, n: int, dst, cap: int) -> int:
 """
 
 
-def _viper():
-    """The viper pair if this MicroPython builds them and they agree with the Python loops
-    on a few edge cases, else (None, None)."""
-    try:
+def _compile(viper):
+    if viper:
         import micropython
         g = {"micropython": micropython}
-        exec(_VIPER_SRC, g)
-        enc, dec = g["_venc"], g["_vdec"]
-        for src in (b"", b"\x00", b"\x11\x00\x00\x22", bytes(range(1, 256)) * 2 + b"\x00"):
-            a = bytearray(max_encoded_len(len(src)) + 1)
-            b = bytearray(len(a))
-            na = _encode_py(src, len(src), a, 1)
-            if enc(src, len(src), b, 1) != na or a != b:
-                return None, None
-            out = bytearray(len(src))
-            if dec(memoryview(a)[1:na], na - 1, out, len(out)) != len(src) or out != src:
-                return None, None
-            if dec(memoryview(a)[1:na], na - 1, out, len(out) - 1) != -1 and src:
-                return None, None
-        return enc, dec
-    except Exception:  # CPython, or a port without the native emitter
-        return None, None
+        exec(_LOOPS.replace("@DECORATOR", "@micropython.viper"), g)
+    else:
+        g = {"ptr8": lambda b: b}
+        exec(_LOOPS.replace("@DECORATOR\n", ""), g)
+    return g["_enc"], g["_dec"]
 
 
-_venc = _vdec = None
-_venc, _vdec = _viper()
-IMPL = "viper" if _venc is not None else "python"
+def _agree(a, b):
+    """Do two (encode, decode) pairs give the same results on a few edge cases?"""
+    for src in (b"", b"\x00", b"\x11\x00\x00\x22", bytes(range(1, 256)) * 2 + b"\x00"):
+        outs = []
+        for enc, dec in (a, b):
+            w = bytearray(max_encoded_len(len(src)) + 1)
+            n = enc(src, len(src), w, 1)
+            d = bytearray(len(src))
+            outs.append((n, bytes(w), dec(memoryview(w)[1:n], n - 1, d, len(d)), bytes(d),
+                         dec(memoryview(w)[1:n], n - 1, d, len(d) - 1)))
+        if outs[0] != outs[1]:
+            return False
+    return True
+
+
+_PY = _compile(False)
+try:
+    _VIPER = _compile(True)
+    if not _agree(_PY, _VIPER):
+        _VIPER = None
+except Exception:  # CPython, or a port without the native emitter
+    _VIPER = None
+_enc, _dec = _VIPER or _PY
+IMPL = "viper" if _VIPER else "python"

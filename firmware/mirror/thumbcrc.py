@@ -22,160 +22,40 @@ from micropython import const
 
 _BLOCK = const(512)
 
-_SRC = """
+# The two kernels share one loop (_LOOP): per run, INIT the register, 4 bytes an
+# iteration while 4 remain, then byte by byte, FINISH, and store the 32-bit register
+# big-endian. r0 data, r1 ctl, r2 table, r3 out (+ off), r4 the CRC register, r5 bytes
+# left, r6 n, r7 runs left. Inline assembler has no macros, so the source is put together
+# here from the step of each kind.
+_LOOP = """
 @micropython.asm_thumb
-def _refl(r0, r1, r2, r3):
-    # reflected CRC-32 (ISO-HDLC): r0 data, r1 ctl [n, count, off], r2 table (256 u32,
-    # little-endian bytes), r3 out. For each of `count` runs of n bytes: init ~0, final ~,
-    # big-endian into out[off + 4 * k].
+def NAME(r0, r1, r2, r3):
     ldr(r4, [r1, 8])
     add(r3, r3, r4)
     ldr(r7, [r1, 4])
     ldr(r6, [r1, 0])
+SAVE
     label(block)
     cmp(r7, 0)
     beq(done)
-    mov(r4, 0)
-    mvn(r4, r4)
+INIT
     mov(r5, r6)
     label(quad)
     cmp(r5, 4)
     blt(single)
-    ldrb(r1, [r0, 0])
-    eor(r1, r4)
-    lsl(r1, r1, 24)
-    lsr(r1, r1, 22)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsr(r4, r4, 8)
-    eor(r4, r1)
-    ldrb(r1, [r0, 1])
-    eor(r1, r4)
-    lsl(r1, r1, 24)
-    lsr(r1, r1, 22)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsr(r4, r4, 8)
-    eor(r4, r1)
-    ldrb(r1, [r0, 2])
-    eor(r1, r4)
-    lsl(r1, r1, 24)
-    lsr(r1, r1, 22)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsr(r4, r4, 8)
-    eor(r4, r1)
-    ldrb(r1, [r0, 3])
-    eor(r1, r4)
-    lsl(r1, r1, 24)
-    lsr(r1, r1, 22)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsr(r4, r4, 8)
-    eor(r4, r1)
+QUAD
     add(r0, 4)
     sub(r5, 4)
     b(quad)
     label(single)
     cmp(r5, 0)
     beq(store)
-    ldrb(r1, [r0, 0])
-    eor(r1, r4)
-    lsl(r1, r1, 24)
-    lsr(r1, r1, 22)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsr(r4, r4, 8)
-    eor(r4, r1)
+ONE
     add(r0, 1)
     sub(r5, 1)
     b(single)
     label(store)
-    mvn(r4, r4)
-    lsr(r1, r4, 24)
-    strb(r1, [r3, 0])
-    lsr(r1, r4, 16)
-    strb(r1, [r3, 1])
-    lsr(r1, r4, 8)
-    strb(r1, [r3, 2])
-    strb(r4, [r3, 3])
-    add(r3, 4)
-    sub(r7, 1)
-    b(block)
-    label(done)
-
-@micropython.asm_thumb
-def _msb(r0, r1, r2, r3):
-    # MSB-first CRC with the register in the top bits: r0 data, r1 ctl [n, count, off,
-    # init], r2 table (256 u32: a CRC-32 table, or a CRC-16 table shifted left by 16),
-    # r3 out. For each run: state = init, no final xor, the 32-bit state big-endian into
-    # out[off + 4 * k] (a CRC-16 is its first two bytes).
-    ldr(r4, [r1, 8])
-    add(r3, r3, r4)
-    ldr(r7, [r1, 4])
-    ldr(r6, [r1, 0])
-    mov(r5, r1)
-    label(block)
-    cmp(r7, 0)
-    beq(done)
-    ldr(r4, [r5, 12])
-    push({r5})
-    mov(r5, r6)
-    label(quad)
-    cmp(r5, 4)
-    blt(single)
-    ldrb(r1, [r0, 0])
-    lsr(r6, r4, 24)
-    eor(r1, r6)
-    lsl(r1, r1, 2)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsl(r4, r4, 8)
-    eor(r4, r1)
-    ldrb(r1, [r0, 1])
-    lsr(r6, r4, 24)
-    eor(r1, r6)
-    lsl(r1, r1, 2)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsl(r4, r4, 8)
-    eor(r4, r1)
-    ldrb(r1, [r0, 2])
-    lsr(r6, r4, 24)
-    eor(r1, r6)
-    lsl(r1, r1, 2)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsl(r4, r4, 8)
-    eor(r4, r1)
-    ldrb(r1, [r0, 3])
-    lsr(r6, r4, 24)
-    eor(r1, r6)
-    lsl(r1, r1, 2)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsl(r4, r4, 8)
-    eor(r4, r1)
-    add(r0, 4)
-    sub(r5, 4)
-    b(quad)
-    label(single)
-    cmp(r5, 0)
-    beq(store)
-    ldrb(r1, [r0, 0])
-    lsr(r6, r4, 24)
-    eor(r1, r6)
-    lsl(r1, r1, 2)
-    add(r1, r1, r2)
-    ldr(r1, [r1, 0])
-    lsl(r4, r4, 8)
-    eor(r4, r1)
-    add(r0, 1)
-    sub(r5, 1)
-    b(single)
-    label(store)
-    pop({r5})
-    ldr(r6, [r5, 0])
+FINISH
     lsr(r1, r4, 24)
     strb(r1, [r3, 0])
     lsr(r1, r4, 16)
@@ -188,6 +68,31 @@ def _msb(r0, r1, r2, r3):
     b(block)
     label(done)
 """
+# reflected CRC-32 (ISO-HDLC), ctl [n, count, off]: crc = T[(crc ^ b) & 0xFF] ^ (crc >> 8),
+# init ~0, final ~ (the index * 4 as (x << 24) >> 22)
+_REFL = {"NAME": "_refl", "SAVE": "", "INIT": "mov(r4, 0)\nmvn(r4, r4)",
+         "FINISH": "mvn(r4, r4)",
+         "STEP": "ldrb(r1, [r0, K])\neor(r1, r4)\nlsl(r1, r1, 24)\nlsr(r1, r1, 22)\n"
+                 "add(r1, r1, r2)\nldr(r1, [r1, 0])\nlsr(r4, r4, 8)\neor(r4, r1)"}
+# MSB-first CRC with the register in the top bits, ctl [n, count, off, init]:
+# crc = (crc << 8) ^ T[(crc >> 24) ^ b], no final xor (a CRC-16 table is shifted left 16).
+# r6 is the step's scratch, so n is reloaded from ctl (kept on the stack) after each run.
+_MSB = {"NAME": "_msb", "SAVE": "mov(r5, r1)", "INIT": "ldr(r4, [r5, 12])\npush({r5})",
+        "FINISH": "pop({r5})\nldr(r6, [r5, 0])",
+        "STEP": "ldrb(r1, [r0, K])\nlsr(r6, r4, 24)\neor(r1, r6)\nlsl(r1, r1, 2)\n"
+                "add(r1, r1, r2)\nldr(r1, [r1, 0])\nlsl(r4, r4, 8)\neor(r4, r1)"}
+
+
+def _source(kind):
+    def block(text):
+        return "\n".join("    " + line for line in text.split("\n")) if text else ""
+    src = _LOOP.replace("NAME", kind["NAME"])
+    for key in ("SAVE", "INIT", "FINISH"):
+        src = src.replace(key + "\n", block(kind[key]) + "\n")
+    quad = "\n".join(kind["STEP"].replace("K", str(k)) for k in range(4))
+    src = src.replace("QUAD\n", block(quad) + "\n")
+    return src.replace("ONE\n", block(kind["STEP"].replace("K", "0")) + "\n")
+
 
 _refl = _msb = None  # the kernels, once available() has compiled them
 _BOUNDS = "crc kernel: output or data out of bounds"
@@ -200,7 +105,7 @@ def available():
         try:
             import micropython
             g = {"micropython": micropython}
-            exec(_SRC, g)
+            exec(_source(_REFL) + _source(_MSB), g)
             _refl, _msb = g["_refl"], g["_msb"]
         except Exception:  # no inline assembler here (or CPython): SyntaxError, NameError
             _refl = _msb = False

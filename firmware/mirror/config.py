@@ -21,7 +21,8 @@ _DEFAULTS = {
     "chunk_blocks": 16,        # blocks per background read: the scan's unit of yielding
     "epoch_bytes": 4096,       # resync work sent before asking the peer to confirm it
     "max_epochs": 4,           # confirmations outstanding at once
-    "whole_run": 16,           # dirty regions in a row: a sequential write, sent whole
+    "whole_run": 0,            # dirty regions in a row sent whole unexamined; 0 = only
+                               # regions that consecutive writes covered completely
     "scan_period_ms": 0,       # periodic scan interval; 0 = off
     "scan_mode": "tree",       # full scans: "tree" (hash tree) or "flat" (a CRC per block)
     "link_rate": 0,            # bytes/s of the link when known (UART: baud / 10); 0 = fast

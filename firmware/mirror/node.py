@@ -29,7 +29,7 @@ from mirror import meta as metadata
 from mirror import msgcheck
 from mirror.meta import Meta
 from mirror.session import Session, UP
-from mirror.tree import FANOUT, SpanHasher, span_for
+from mirror.tree import FANOUT, MAX_REGION_SPAN, SpanHasher, span_for
 from mirror.writelog import WriteLog
 
 A_READ = const(1)
@@ -114,7 +114,9 @@ class Node:
         self._dig = bytearray(cfg.chunk_blocks * self.dsize)
         # full scans: group digests in RAM, then a root digest over them
         self._max_groups = max(1, cfg.cache_bytes // self.dsize)
-        self._max_span = span_for(self.nblocks, self._max_groups)
+        # the largest span we digest: the scan's, or a dirty region's first level
+        # (MAX_REGION_SPAN) on a card small enough for the scan's to be smaller
+        self._max_span = max(span_for(self.nblocks, self._max_groups), MAX_REGION_SPAN)
         self.hasher = SpanHasher(self.engine, self._max_span)
         self._cache = bytearray(self._max_groups * self.dsize)
         self._root = bytearray(self.dsize)
@@ -383,20 +385,33 @@ class Node:
     def _bg_read_failed(self, block, count):
         pass
 
+    def _pack_meta_extra(self, buf):
+        """What a role keeps in its metadata block beside the record (the primary: its
+        activity log)."""
+
     def _write_meta(self):
         self._metas += 1
         self.meta.seq += 1
         self.meta.pack_into(self._meta_buf)
+        self._pack_meta_extra(self._meta_buf)
         self._io.append((_IO_META, 0, 0))
         self.emit(A_WRITE, self.nblocks + (self.meta.seq & 1), memoryview(self._meta_buf))
 
     def _bg_chunk(self):
-        """Blocks per background read: one while the foreground (application writes on the
-        primary, the writes mirrored from them on the secondary) was active in the last
-        second, so a foreground request waits behind one block at most; else a full chunk
-        (a scan of an idle card runs at read speed)."""
+        """Blocks per background read: one while the pair is coherent (a periodic scan:
+        the application may write at any moment, and a write must never wait behind a
+        long read, however long the card was quiet before) or while the foreground
+        (application writes on the primary, the writes mirrored from them on the
+        secondary) was active in the last second; else a full chunk (a resync of an idle
+        card runs at read speed)."""
         fg = self.fg_time
-        return 1 if fg is not None and self.now - fg < _FG_RECENT_MS else self._chunk
+        if self._coherent() or fg is not None and self.now - fg < _FG_RECENT_MS:
+            return 1
+        return self._chunk
+
+    def _coherent(self):
+        """The pair is known coherent: background work now is a periodic scan."""
+        return False
 
     def _digests_per_frame(self):
         """Digests one T_SUMS entry can carry in a frame of our payload size."""

@@ -2,23 +2,29 @@
 # bitmap while the secondary cannot confirm them, and drives every resync and scan.
 #
 # Resync plans, chosen when the pair (re)connects:
-# - bitmap held and valid: only dirty regions are resynced (claims 10-12, 18, 19). A run of
-#   at least `whole_run` dirty regions (a sequential write) is sent whole; shorter runs are
-#   compared block by block, so scattered writes cost a block each plus a few digests.
+# - bitmap held and valid: only dirty regions are resynced (claims 10-12, 18, 19). Regions
+#   a run of consecutive writes covered completely (a sequential writer) are sent whole;
+#   the others are compared by descending a hash tree over their blocks, so scattered
+#   writes cost a block each plus a few digests, however many blocks a region holds.
 # - bitmap lost (reboot) or damaged: a full scan of both volumes (claims 2-5, 16, 18).
 # - a full scan also runs every scan_period_ms once the pair is coherent (claims 6, 7, 13).
+# - after a power loss of the primary: only the regions of its activity log (actlog.py),
+#   when the log is intact; the full scan otherwise.
 # Work is issued in epochs; a region stays `pending` until its epoch is confirmed, and goes
 # back to dirty if the link drops first.
 import struct
+from micropython import const
 
+from mirror import actlog
 from mirror import proto as P
 from mirror.bitmap import DirtyBitmap
 from mirror.heal import PeerReads
-from mirror.meta import LOST_MAX, PEER_SYNCED, SETTLE_HINT, TOOK_OVER, relation
+from mirror.meta import LOST_MAX, Meta, PEER_SYNCED, SETTLE_HINT, TOOK_OVER, relation
 from mirror.node import INFO_BITMAP, INFO_CONSISTENT, Node
-from mirror.tree import span_for
+from mirror.tree import FANOUT, MAX_REGION_SPAN, span_for
 
 _W_HDR = 8  # wid u32, block u32
+_MAX_EXTENTS = const(16)  # runs of consecutive writes followed while the bitmap records
 
 
 class Primary(Node):
@@ -27,6 +33,10 @@ class Primary(Node):
         self.bitmap = DirtyBitmap(self.nblocks, cfg.region_blocks)
         self.bitmap.invalidate()  # at boot nothing is known: the first pairing scans all
         self.pending = DirtyBitmap(self.nblocks, self.bitmap.region_blocks)
+        self.actlog = actlog.ActivityLog(self.bitmap.region_blocks)
+        self._admitted = []  # (first, last) regions admitted, their app_write still to come
+        self._span = self._region_span()
+        self._extents = []  # [start, end) runs of consecutive writes recorded in the bitmap
         self._next_wid = 1
         self.acked_wid = 0
         self._inflight = []  # [wid, block, count, tag]: sent, not yet durable on the peer
@@ -44,7 +54,8 @@ class Primary(Node):
         self.counters.update({"writes_forwarded": 0, "writes_degraded": 0, "pull_ahead": 0,
                               "resyncs": 0, "degraded_acks": 0, "healed_reads": 0,
                               "healed_blocks": 0, "unreadable_both": 0, "degraded_refused": 0,
-                              "lost_blocks": 0})
+                              "lost_blocks": 0, "actlog_records": 0,
+                              "unlogged_writes": 0})
         self.reads = PeerReads(self)  # blocks our card cannot read, from the secondary's
         # degraded=refuse: writes up to this token may not be on the secondary until a
         # resync has carried them (0: none)
@@ -62,6 +73,8 @@ class Primary(Node):
             m.flags &= ~TOOK_OVER
             self._write_meta()
             return
+        if ok and m.role == 1:
+            self._restore_actlog()
         if not ok:
             m.gen = self._new_gen()
             m.flags = 0
@@ -73,12 +86,96 @@ class Primary(Node):
         m.role = 1
         self._write_meta()
 
+    # -- activity log --------------------------------------------------------------------
+    def _restore_actlog(self):
+        """Boot: the log in the loaded metadata slot names the regions that may differ;
+        they become the bitmap, so the first resync compares only them."""
+        regions = None
+        for ok, buf in self._meta_reads:
+            rec = Meta()
+            if ok and rec.unpack(buf) and rec.seq == self.meta.seq:
+                regions = actlog.load(buf, self.bitmap.region_blocks)
+        self.actlog.restore(regions)
+        if regions is None:
+            self._event("actlog", "missing, damaged or full: full scan")
+            return
+        bm = self.bitmap
+        bm.clear_all()
+        for r in regions:
+            if r < bm.nregions:
+                bm.mark(r * bm.region_blocks)
+        self._need_full = False
+        self._event("actlog", "%d regions to compare" % len(regions))
+
+    def admit(self, block, n, now):
+        """May the application write blocks [block, block + n) to its card now? True once
+        their regions are in the activity log on the card; False while the log is being
+        written (pump the node, ask again). Call it before every local write."""
+        self.now = now
+        if not self.ready:
+            return False  # the log on the card is not known yet
+        bm = self.bitmap
+        first = bm.region_of(block)
+        last = bm.region_of(block + n - 1)
+        if self.actlog.admit(first, last):
+            adm = self._admitted
+            if len(adm) >= 8:
+                adm.pop(0)  # an application that gave up on a write: forget it
+            adm.append((first, last))
+            return True
+        self._log_write()
+        return False
+
+    def _log_write(self):
+        al = self.actlog
+        if not al.needs_write() or not self.ready or self._metas != self._metas_done:
+            return
+        al.begin_record(self._unconfirmed())
+        self.counters["actlog_records"] += 1
+        self._write_meta()
+
+    def _unconfirmed(self):
+        """Every region that may hold a write the secondary has not confirmed, or None
+        when that is not known (bitmap lost: a full scan is due) or too many to list."""
+        bm = self.bitmap
+        if not bm.valid or self._need_full or self._flat or \
+                bm.count() + self.pending.count() > actlog.CAPACITY:
+            return None
+        out = []
+        for m in (bm, self.pending):
+            r = m.next_dirty(0)
+            while r >= 0:
+                out.append(r)
+                r = m.next_dirty(r + 1)
+        sh = bm.region_blocks
+        for w in self._inflight:
+            if w[2]:
+                for r in range(w[1] // sh, (w[1] + w[2] - 1) // sh + 1):
+                    out.append(r)
+        for first, last in self._admitted:
+            for r in range(first, last + 1):
+                out.append(r)
+        return out
+
+    def _pack_meta_extra(self, buf):
+        self.actlog.pack_into(buf)
+
+    def _meta_written(self, ok):
+        # completions come in order: the last metadata write issued carries the record
+        if self._metas == self._metas_done:
+            self.actlog.landed(ok)
+            if ok:
+                self._log_write()  # regions asked for meanwhile
+
     def _new_gen(self):
         import hashlib
         self._gen_count += 1
         h = hashlib.sha256(self.entropy)
         h.update(struct.pack("<I", self._gen_count))
         return h.digest()[:8]
+
+    def _coherent(self):
+        return self.paired and not self._syncing and not self._need_full
 
     def _info_flags(self):
         return INFO_BITMAP if self.bitmap.valid else 0
@@ -217,6 +314,7 @@ class Primary(Node):
                     found = True
             if found:
                 self._write_meta()
+        self._forwarded(block, n)
         fb = self.cfg.frame_blocks
         frames = (n + fb - 1) // fb
         if not self.paired:
@@ -231,6 +329,7 @@ class Primary(Node):
             if self.cfg.mode == "sync":
                 return -1
             self.bitmap.mark(block, n)  # pull ahead: the resync catches up later
+            self._note_extent(block, n)
             self.counters["pull_ahead"] += 1
             self.log.add(block, n)
             return self.acked_wid
@@ -253,6 +352,22 @@ class Primary(Node):
             self._inflight.append([wid, b, c, -1])
         self.counters["writes_forwarded"] += 1
         return self._next_wid - 1
+
+    def _forwarded(self, block, n):
+        """The write's admission (admit()) is used up; a write never admitted may have
+        reached the card in a region the log does not name: only FULL is safe then."""
+        bm = self.bitmap
+        first = bm.region_of(block)
+        last = bm.region_of(block + n - 1)
+        adm = self._admitted
+        for i in range(len(adm)):
+            if adm[i][0] <= first and last <= adm[i][1]:
+                adm.pop(i)
+                return
+        if not self.actlog.dur_full or self.actlog.writing:
+            self.counters["unlogged_writes"] += 1
+            self.actlog.want_full()
+            self._log_write()
 
     def last_token(self):
         """The token of the most recent forwarded write."""
@@ -294,6 +409,7 @@ class Primary(Node):
 
     def _degraded(self, block, n):
         self.bitmap.mark(block, n)
+        self._note_extent(block, n)
         self.log.add(block, n)
         self.counters["writes_degraded"] += 1
         m = self.meta
@@ -467,6 +583,10 @@ class Primary(Node):
             self._lost_upto = 0
             self._lost_from = 0
             self._lost_dead = False
+        self._extents = []  # nothing dirty is left that they could describe
+        if self.actlog.dur_full:
+            self.actlog.refresh()  # coherent again: a log that names regions replaces FULL
+            self._log_write()
         self._event("synced", self.meta.gen.hex())
         self._schedule_scan()
 
@@ -520,6 +640,7 @@ class Primary(Node):
         tag = self._new_epoch("periodic" if periodic else "full")
         if not periodic:
             self.bitmap.clear_all()  # valid from now on: it records writes during the scan
+            self._extents = []
         gsize = span_for(self.nblocks, self._max_groups)
         self._begin_scan(tag, 0, self.nblocks, gsize)
         struct.pack_into("<BIII", self._obuf, 0, tag, 0, self.nblocks, gsize)
@@ -527,8 +648,37 @@ class Primary(Node):
         yield from self._job_pass()
         yield from self._close_epoch(tag)
 
+    # -- what the bitmap cannot say: which dirty regions were written whole -------------
+    def _note_extent(self, block, n):
+        """A write recorded in the bitmap (link down, or pulled ahead): follow runs of
+        consecutive writes, so that the regions a sequential writer covered completely are
+        later sent whole (nothing to compare: every block was written), while a region
+        holding one scattered write is compared. At most _MAX_EXTENTS runs are kept (the
+        shortest goes): forgetting one costs a comparison, never a wrong copy."""
+        ext = self._extents
+        for e in ext:
+            if e[1] == block:
+                e[1] = block + n
+                return
+        if len(ext) >= _MAX_EXTENTS:
+            short = 0
+            for i in range(1, len(ext)):
+                if ext[i][1] - ext[i][0] < ext[short][1] - ext[short][0]:
+                    short = i
+            ext.pop(short)
+        ext.append([block, block + n])
+
+    def _covered(self, region):
+        first, count = self.bitmap.region_range(region)
+        for s, e in self._extents:
+            if s <= first and first + count <= e:
+                return True
+        return False
+
     def _job_bitmap_epoch(self):
-        """Take dirty regions (up to epoch_bytes of work) and resync them."""
+        """Take dirty regions (up to epoch_bytes of work) and resync them: regions written
+        whole (or runs of whole_run dirty regions, when set) are sent, the others
+        compared by descending their hash tree."""
         tag = self._new_epoch("bitmap")
         ep = self._epochs[tag]
         bm = self.bitmap
@@ -546,28 +696,61 @@ class Primary(Node):
                 bm.clear(i)
                 self.pending.mark(i * rb)
             ep["last"] = r + run - 1
-            first = bm.region_range(r)[0]
-            lb, lc = bm.region_range(r + run - 1)
-            if run >= cfg.whole_run and not self._flat:
-                budget -= (lb + lc - first) * 512
-                if check:
-                    yield from self._check_regions(tag, check)
-                    check = []
-                yield from self._push(tag, 0, ((first, lb + lc - first),))
-            else:
-                for i in range(r, r + run):
-                    check.append(bm.region_range(i))
-                    budget -= P.ENTRY + rb * self.dsize
+            by_run = 0 < cfg.whole_run <= run
+            i = r
+            while i < r + run:
+                whole = not self._flat and (by_run or self._covered(i))
+                j = i + 1
+                while j < r + run and whole == (not self._flat and (by_run or self._covered(j))):
+                    j += 1
+                first = bm.region_range(i)[0]
+                lb, lc = bm.region_range(j - 1)
+                if whole:
+                    budget -= (lb + lc - first) * 512
+                    if check:
+                        yield from self._check_regions(tag, check)
+                        check = []
+                    yield from self._push(tag, 0, ((first, lb + lc - first),))
+                else:
+                    for k in range(i, j):
+                        check.append(bm.region_range(k))
+                        budget -= P.ENTRY + (rb + self._span - 1) // self._span * self.dsize
+                i = j
             r = bm.next_dirty(r + run)
         if check:
             yield from self._check_regions(tag, check)
         yield from self._close_epoch(tag)
 
+    def _region_span(self):
+        """The span of the digests a dirty region's comparison starts from, by cost: the
+        region is known to be written, so expect a changed block and price its descent
+        (16 digests and a request per tree level) against the digests of the first level.
+        Small regions (64 MiB cards: 4 blocks) send a digest per block; a 2,048-block
+        region (32 GiB) sends 8 span digests and the comparer descends into the one that
+        differs, as the full scan does."""
+        rb = self.bitmap.region_blocks
+        ds = self.dsize
+        best = rb * ds
+        span = 1
+        s = FANOUT
+        h = 1
+        while s <= rb and s <= MAX_REGION_SPAN:
+            cost = (rb // s) * ds + h * (FANOUT * ds + 2 * P.ENTRY)
+            if cost < best:
+                best = cost
+                span = s
+            s *= FANOUT
+            h += 1
+        return span
+
     def _check_regions(self, tag, regions):
-        """Compare regions block by block: send our digests (the secondary compares) or ask
-        for the secondary's (we compare)."""
+        """Compare regions: send our digests of their spans (the secondary compares and
+        descends into spans that differ, down to blocks) or ask for the secondary's (we
+        compare)."""
+        span = self._span
         if self.is_comparer:
-            yield from self._request_children(tag, 1, regions)
+            yield from self._request_children(tag, span, [(f, (c + span - 1) // span)
+                                                          for f, c in regions])
             return
         o = self._obuf
         ds = self.dsize
@@ -577,20 +760,24 @@ class Primary(Node):
             # a region's digests may not fit one frame (large regions, small frames): cut
             # it into pieces that do; the frame buffer is never written past its end
             while count > 0:
-                n = min(count, per)
+                n = min((count + span - 1) // span, per)
                 if pos + P.ENTRY + n * ds > len(o):
-                    yield from self._send_sums(tag, pos)
+                    yield from self._send_sums(tag, pos, span)
                     pos = P.SUMS_HDR
                 struct.pack_into("<IH", o, pos, first, n)
                 pos += P.ENTRY
-                yield from self._block_digests(first, n, o, pos)
+                if span == 1:
+                    yield from self._block_digests(first, n, o, pos)
+                else:
+                    for i in range(n):
+                        yield from self._span_digest(first + i * span, span, o, pos + i * ds)
                 pos += n * ds
-                first += n
-                count -= n
-        yield from self._send_sums(tag, pos)
+                first += n * span
+                count -= n * span
+        yield from self._send_sums(tag, pos, span)
 
-    def _send_sums(self, tag, n):
-        struct.pack_into("<BBI", self._obuf, 0, tag, 0, 1)
+    def _send_sums(self, tag, n, span):
+        struct.pack_into("<BBI", self._obuf, 0, tag, 0, span)
         yield from self._send(P.T_SUMS, n)
 
     def status(self):

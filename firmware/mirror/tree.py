@@ -10,6 +10,9 @@
 from micropython import const
 
 FANOUT = const(16)
+# The largest span a dirty region's comparison starts from: every node's hasher covers it,
+# whatever its scan spans (a 2,048-block region starts as 8 spans of 256).
+MAX_REGION_SPAN = const(256)
 
 
 def height_of(span):

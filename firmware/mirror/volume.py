@@ -115,10 +115,13 @@ class MirroredVolume:
             pass  # still served; the next read heals it again
 
     def writeblocks(self, block, buf, offset=0):
-        check_range(block, buf, self.nblocks, offset)
+        n = check_range(block, buf, self.nblocks, offset)
         rt = self.runtime
-        rt.local_write(block, buf)
         node = self.node
+        # the activity log names the write's regions on the card before the write lands
+        if not node.admit(block, n, rt.now()):
+            rt.wait(lambda: node.admit(block, n, rt.now()))
+        rt.local_write(block, buf)
         step = node.cfg.frame_blocks * BLOCK
         mv = memoryview(buf)
         for off in range(0, len(buf), step):

@@ -216,7 +216,15 @@ class Pair:
         return MirroredVolume(self.primary, _Rt())
 
     def write(self, block, data):
-        """An application write on the primary: local card, then the controller."""
+        """An application write on the primary: the activity log, the local card, then
+        the controller."""
+        n = len(data) // 512
+        for _ in range(1000):
+            if self.primary.admit(block, n, self.now):
+                break
+            self.settle_io()
+        else:
+            raise AssertionError("the activity log never admitted the write")
         self.p.card.writeblocks(block, data)
         return self.primary.app_write(block, data, self.now)
 

@@ -5,7 +5,7 @@ import struct
 from fwtest import randbytes, rng
 from pairkit import Pair, fill, synced_pair
 
-from mirror import checksum
+from mirror import actlog, checksum
 from mirror import proto as P
 from mirror.meta import CONSISTENT
 
@@ -89,12 +89,35 @@ def test_a_sequential_run_of_dirty_regions_is_sent_whole():
     assert pair.secondary.counters["resync_blocks"] == 0  # no per-block comparison needed
 
 
-def test_primary_reboot_loses_the_bitmap_and_falls_back_to_a_full_scan():
+def _damage_activity_logs(card, nblocks):
+    """Flip a byte of the activity log in both metadata slots (the record stays intact)."""
+    for slot in range(2):
+        card.data[(nblocks + slot) * 512 + actlog.LOG_OFFSET + 12] ^= 0x40
+
+
+def test_primary_power_loss_compares_only_the_regions_of_its_activity_log():
+    pair = synced_pair(nblocks=2048, region_blocks=64)
+    pair.disconnect()
+    for b in (3, 900, 2047):
+        pair.write(b, block(b, 5))
+    # power loss on the primary: RAM (the bitmap) is gone, the card and its log stay
+    pair2 = Pair(nblocks=2048, seed=2, cards=(pair.p.card, pair.s.card), region_blocks=64)
+    p = pair2.primary
+    assert p.bitmap.valid and p.bitmap.count() == 3
+    pair2.connect()
+    pair2.run(50000, until=pair2.synced)
+    assert pair2.coherent()
+    assert p.counters["scans"] == 0  # no full scan: three regions compared
+    assert pair2.secondary.counters["resync_blocks"] == 3
+
+
+def test_primary_reboot_with_a_damaged_activity_log_falls_back_to_a_full_scan():
     pair = synced_pair(nblocks=2048)
     pair.disconnect()
     for b in (3, 900, 2047):
         pair.write(b, block(b, 5))
-    # power loss on the primary: RAM (the bitmap) is gone, the card stays
+    # power loss on the primary: RAM (the bitmap) is gone, the card's log is damaged
+    _damage_activity_logs(pair.p.card, 2048)
     pair2 = Pair(nblocks=2048, seed=2, cards=(pair.p.card, pair.s.card))
     p = pair2.primary
     assert not p.bitmap.valid
@@ -292,3 +315,19 @@ def test_flat_scan_mode_sends_a_checksum_per_block():
         assert pair.coherent()
         assert pair.primary.counters["blocks_copied"] == 3
     assert flat.link_bytes > 2048 * 4 > tree.link_bytes
+
+
+def test_a_large_dirty_region_with_one_changed_block_costs_a_few_digests():
+    # issue 9: a 32 GiB card's region is 2,048 blocks; the pair descends a hash tree over
+    # the region (here 512 blocks: spans of 256, 16, 1) instead of sending a digest per
+    # block (2 KiB here, 8 KiB at 32 GiB)
+    for comparer in ("secondary", "primary"):
+        pair = synced_pair(nblocks=1024, region_blocks=512, comparer=comparer)
+        pair.disconnect()
+        pair.write(700, block(700, 7))
+        pair.link_bytes = 0
+        pair.connect()
+        pair.run(50000, until=pair.synced)
+        assert pair.coherent()
+        assert pair.primary.counters["blocks_copied"] == 1
+        assert pair.link_bytes < 512 + 1000, (comparer, pair.link_bytes)

@@ -153,3 +153,19 @@ def test_the_newest_valid_metadata_slot_wins_and_a_torn_one_is_passed_over():
     assert state == "ok" and m.gen == b"old-gen!"
     assert load([(True, bytearray(512)), (True, bytearray(512))])[1] == "blank"
     assert load([(False, bytearray(512)), (True, bytearray(512))])[1] == "unreadable"
+
+
+def test_the_activity_log_and_the_metadata_share_a_block_without_overlap():
+    # meta.py: record + lost blocks (up to LOST_MAX) first; actlog.py: the log after them
+    from mirror import actlog
+    from mirror.meta import LOST_MAX, Meta
+    m = Meta()
+    m.lost = list(range(1000, 1000 + LOST_MAX))
+    buf = bytearray(512)
+    m.pack_into(buf)
+    log = actlog.ActivityLog(64)
+    log.restore(list(range(actlog.CAPACITY)))
+    log.pack_into(buf)  # a full log right after a full lost list
+    back = Meta()
+    assert back.unpack(buf) and back.lost == m.lost
+    assert actlog.load(buf, 64) == list(range(actlog.CAPACITY))

@@ -64,10 +64,12 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             f.write(text + "\n")
+    missed = [n for n, r in results.items() if r.get("meets_goals") is False]
+    if missed:
+        console.print("[red]goals missed: %s[/red]" % ", ".join(missed))
     if failed:
         console.print("[red]failed: %s[/red]" % ", ".join(failed))
-        return 1
-    return 0
+    return 1 if failed or missed else 0
 
 
 if __name__ == "__main__":

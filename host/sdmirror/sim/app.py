@@ -1,7 +1,8 @@
 """The application on the primary: one operation at a time, as a program writing through
 MirroredVolume would (firmware/mirror/volume.py and firmware/runtime.py):
 
-- write: the local card first (a foreground request), then app_write() per frame-sized
+- write: admitted by the activity log (admit(), retried as the node moves), the local
+  card (a foreground request), then app_write() per frame-sized
   piece; a piece refused (-1: sync mode, link congested) is retried when the node has
   moved; in sync mode the write is acknowledged once durable(token), or given up after
   timeout_ms (the application sees an error);
@@ -34,6 +35,7 @@ class App:
         self._hot = None
         self._life = 0  # bumped at each power loss of the primary: old callbacks are void
         self._op = None  # None (between ops), or the write being forwarded / confirmed
+        self._admit = None  # (block, data, life) of a write waiting for the activity log
         self.busy = False
         self.counts = {"writes": 0, "reads": 0, "acked": 0, "timeouts": 0, "errors": 0}
         self._forwarding = False
@@ -69,11 +71,20 @@ class App:
             self.counts["reads"] += 1
             card.submit("r", block, bytearray(n * BLOCK), self._read_done(life), fg=True)
             return
-        data = rng.randbytes(n * BLOCK)
+        self._admit = (block, rng.randbytes(n * BLOCK), life)
+        self._write()
+
+    def _write(self):
+        """Write once the activity log names the write's regions (_on_node retries)."""
+        block, data, life = self._admit
+        if not self.board.node.admit(block, len(data) // BLOCK, self.world.now):
+            return
+        self._admit = None
         w = self.oracle.issue(block, data, self.world.now)
         self.counts["writes"] += 1
-        self.world.log("app", "write #%d" % w.id, "blocks %d+%d" % (block, n))
-        card.submit("w", block, data, self._write_done(life, w, data), fg=True)
+        self.world.log("app", "write #%d" % w.id, "blocks %d+%d" % (block, len(data) // BLOCK))
+        self.board.app_io()
+        self.board.card.submit("w", block, data, self._write_done(life, w, data), fg=True)
 
     def _pick(self):
         rng = self.world.rng
@@ -159,6 +170,10 @@ class App:
     def _on_node(self, board):
         if self._forwarding:
             return
+        if self._admit is not None:
+            if self._admit[2] == self._life and board.node.ready:
+                self._write()
+            return
         op = self._op
         if op is None:
             if not self.busy and board.node.ready and self.world.now < self.t_stop:
@@ -201,5 +216,6 @@ class App:
     def power_lost(self):
         self._life += 1
         self._op = None
+        self._admit = None
         self.busy = False
 

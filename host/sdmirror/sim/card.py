@@ -17,6 +17,8 @@ Every request is checked against the card's size: one past the end is a violatio
 """
 from collections import deque
 
+from .sparse import SparseImage
+
 BLOCK = 512
 
 
@@ -26,7 +28,10 @@ class Card:
         self.world = world
         self.name = name
         self.blocks = blocks
-        self.data = bytearray(image) if image is not None else bytearray(blocks * BLOCK)
+        if isinstance(image, SparseImage):
+            self.data = image  # a large card: only written blocks take memory
+        else:
+            self.data = bytearray(image) if image is not None else bytearray(blocks * BLOCK)
         if len(self.data) != blocks * BLOCK:
             raise ValueError("image of %d bytes for a card of %d blocks" %
                              (len(self.data), blocks))
@@ -46,6 +51,7 @@ class Card:
         self.on_land = None  # hook(card, block, n) after a write lands, before its io_done
         self.on_start = None  # hook(card, kind, block, n) when a request starts executing
         self.writes_started = 0
+        self.blocks_read = 0
         self.on_torn = None  # hook(card, block, new_data, result) when a write is torn
         self.flipped = {}  # block -> time of its last silent bit flip
         self.bad = set()  # blocks whose reads fail until written again (an ECC error)
@@ -75,6 +81,7 @@ class Card:
         req[5] = self.world.now
         if req[0] == "r":
             dt = self.read_ms + self.xfer_ms * req[2]
+            self.blocks_read += req[2]
         else:
             dt = self.write_ms + self.busy_ms * req[2]
             self.writes_started += 1

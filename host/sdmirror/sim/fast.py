@@ -2,12 +2,17 @@
 
 - crc32-mpeg2: registered through mirror.checksum.register(), exactly as a board with a
   CRC unit registers its hardware engine under that name (crcmod's C code here).
+- crc32 that knows the digest of a zero block: an unwritten block of a sparse card
+  (sim/sparse.py) costs a comparison, not a CRC, and whole chunks go in one call
+  (digest_blocks_into, as the firmware's viper engine offers).
 - COBS: mirror.cobs.encode_into/decode_into rewritten with slices instead of a Python
   loop per byte. Same outputs for every input, malformed ones included
   (tests/host/test_sim_models.py checks both against the firmware's functions).
 
 `install()` is idempotent; `sdmirror sim --pure` runs without it.
 """
+import binascii
+
 import sdmirror.fwpath
 
 sdmirror.fwpath.install()
@@ -17,7 +22,7 @@ from mirror import checksum, cobs  # noqa: E402
 _MAX_RUN = 0xFF
 _installed = False
 ORIGINAL = {"encode_into": cobs.encode_into, "decode_into": cobs.decode_into,
-            "crc32-mpeg2": checksum.get("crc32-mpeg2")}
+            "crc32-mpeg2": checksum.get("crc32-mpeg2"), "crc32": checksum.get("crc32")}
 
 
 def encode_into(src, dst, off=0):
@@ -82,11 +87,32 @@ class Crc32Mpeg2:
         out[off:off + 4] = c.to_bytes(4, "big")
 
 
+class Crc32:
+    """crc32 (binascii's), with whole chunks of zero blocks answered from one digest."""
+    name = "crc32"
+    size = 4
+    _ZBLOCK = bytes(512)
+    _ZDIG = binascii.crc32(_ZBLOCK).to_bytes(4, "big")
+    _ZCHUNKS = [bytes(512 * n) for n in range(65)]
+
+    def digest_into(self, data, out, off=0):
+        out[off:off + 4] = binascii.crc32(data).to_bytes(4, "big")
+
+    def digest_blocks_into(self, data, nblocks, out, off):
+        if nblocks <= 64 and bytes(data[:nblocks * 512]) == self._ZCHUNKS[nblocks]:
+            out[off:off + 4 * nblocks] = self._ZDIG * nblocks
+            return
+        for i in range(nblocks):
+            out[off + 4 * i:off + 4 * i + 4] = \
+                binascii.crc32(data[i * 512:(i + 1) * 512]).to_bytes(4, "big")
+
+
 def install():
     global _installed
     if _installed:
         return
     checksum.register(Crc32Mpeg2())
+    checksum.register(Crc32())
     cobs.encode_into = encode_into
     cobs.decode_into = decode_into
     _installed = True
@@ -95,6 +121,7 @@ def install():
 def uninstall():
     global _installed
     checksum.register(ORIGINAL["crc32-mpeg2"])
+    checksum.register(ORIGINAL["crc32"])
     cobs.encode_into = ORIGINAL["encode_into"]
     cobs.decode_into = ORIGINAL["decode_into"]
     _installed = False

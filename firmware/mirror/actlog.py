@@ -1,0 +1,200 @@
+# The activity log (DRBD's idea): on the primary's card, the bounded set of regions that may
+# hold writes the secondary has not confirmed. It is persisted before the first write into
+# a region not yet in it, so after a primary power loss (the RAM bitmap gone) only those
+# regions need comparing. When more regions are unconfirmed than the log holds (a long
+# outage), or nothing is known (a full scan under way), the log says FULL and the next boot
+# falls back to the full scan, as it does when the log cannot be read (claim 18).
+#
+# It lives in the metadata block (meta.py) after the metadata record, so both are written
+# together, to the two slots in turn: a torn write spoils only the slot being written, and
+# the other slot holds the log before it. Layout at LOG_OFFSET of each metadata block:
+#
+#   magic "AL" | version u8 | flags u8 | region_blocks u32 | count u16 | regions u32*count
+#   | crc32 u32 (of everything before it)
+#
+# API (the primary drives it; a failover, demote or settle may read it too):
+#   admit(first, last)     may a write to regions first..last go to the card now? If not,
+#                          they are added to the next record, written by the caller
+#                          (next_record() / packed by pack_into); retry once it lands.
+#   pack_into(buf)         write the record being made durable into a metadata block.
+#   landed(ok)             a metadata write carrying the latest packed record completed.
+#   load(buf)              regions (list) of a metadata block's log, or None if the log is
+#                          missing, damaged or FULL: then compare everything.
+# Admission is conservative: a region counts as logged only when it is in the record on the
+# card and in the record being written (a power cut may leave either on the card).
+import binascii
+import struct
+from micropython import const
+
+# The metadata record (meta.py) and its list of lost blocks take the first 302 bytes of
+# the block (lost list at 40: count u16, up to LOST_MAX = 64 block numbers, crc32); the log
+# follows: 304 + 10 + 4 * CAPACITY + 4 = 510 bytes of the 512.
+CAPACITY = const(48)
+LOG_OFFSET = const(304)
+F_FULL = const(1)
+_MAGIC = b"AL"
+_VERSION = const(1)
+_HDR = "<2sBBIH"
+_HDR_SIZE = const(10)
+
+
+def _find(arr, n, r):
+    for i in range(n):
+        if arr[i] == r:
+            return i
+    return -1
+
+
+class ActivityLog:
+    def __init__(self, region_blocks, capacity=CAPACITY):
+        import array
+        self.region_blocks = region_blocks
+        self.capacity = capacity
+        # regions of the record on the card, and of the one being written (None: no write)
+        self._dur = array.array("I", bytes(4 * capacity))
+        self._ndur = 0
+        self.dur_full = True  # nothing known on the card yet: everything admitted, FULL
+        self._new = array.array("I", bytes(4 * capacity))
+        self._nnew = 0
+        self._new_full = False
+        self.writing = False
+        # regions wanted in the next record (asked for while a record was being written)
+        self._want = array.array("I", bytes(4 * capacity))
+        self._nwant = 0
+        self._want_full = False
+        self._refresh = False
+        self.records = 0  # records made durable
+
+    # -- admission ---------------------------------------------------------------------
+    def logged(self, r):
+        """Region r is in every record that a power cut could leave on the card."""
+        if not (self.dur_full or _find(self._dur, self._ndur, r) >= 0):
+            return False
+        return not self.writing or self._new_full or _find(self._new, self._nnew, r) >= 0
+
+    def admit(self, first, last):
+        """True if a write to regions first..last may go to the card now; else they are
+        wanted in the next record (the caller writes it: needs_write())."""
+        ok = True
+        for r in range(first, last + 1):
+            if not self.logged(r):
+                ok = False
+                self.want(r)
+        return ok
+
+    def want(self, r):
+        if self._want_full or _find(self._want, self._nwant, r) >= 0:
+            return
+        if self._nwant == self.capacity:
+            self._want_full = True
+            return
+        self._want[self._nwant] = r
+        self._nwant += 1
+
+    def want_full(self):
+        """A write reached the card without admission: only FULL is safe."""
+        self._want_full = True
+
+    def refresh(self):
+        """Ask for a record even if no region is wanted (a FULL log can name regions
+        again once the pair is coherent)."""
+        self._refresh = True
+
+    def needs_write(self):
+        return not self.writing and (self._nwant > 0 or self._want_full or self._refresh)
+
+    # -- records -----------------------------------------------------------------------
+    def begin_record(self, unconfirmed):
+        """Start the next record: the wanted regions plus `unconfirmed` (an iterable of
+        every region that may hold unconfirmed writes, or None when that is not known).
+        FULL if they do not fit. The caller then writes the metadata (pack_into)."""
+        n = 0
+        full = self._want_full or unconfirmed is None
+        new = self._new
+        if not full:
+            for i in range(self._nwant):
+                new[n] = self._want[i]
+                n += 1
+            for r in unconfirmed:
+                if _find(new, n, r) >= 0:
+                    continue
+                if n == self.capacity:
+                    full = True
+                    break
+                new[n] = r
+                n += 1
+        self._nnew = 0 if full else n
+        self._new_full = full
+        self._nwant = 0
+        self._want_full = False
+        self._refresh = False
+        self.writing = True
+
+    def pack_into(self, buf):
+        """The record being written (or else the one on the card) into a metadata block."""
+        if self.writing:
+            arr, n, full = self._new, self._nnew, self._new_full
+        else:
+            arr, n, full = self._dur, self._ndur, self.dur_full
+        o = LOG_OFFSET
+        struct.pack_into(_HDR, buf, o, _MAGIC, _VERSION, F_FULL if full else 0,
+                         self.region_blocks, n)
+        o += _HDR_SIZE
+        for i in range(n):
+            struct.pack_into("<I", buf, o, arr[i])
+            o += 4
+        struct.pack_into("<I", buf, o, binascii.crc32(memoryview(buf)[LOG_OFFSET:o]))
+
+    def landed(self, ok):
+        """The metadata write carrying the record completed (ok) or failed (it is written
+        again: the record stays the one being written)."""
+        if not ok or not self.writing:
+            return
+        self._dur, self._new = self._new, self._dur
+        self._ndur = self._nnew
+        self.dur_full = self._new_full
+        self.writing = False
+        self.records += 1
+
+    def regions(self):
+        """The regions of the record on the card (a list; None when FULL)."""
+        if self.dur_full:
+            return None
+        return [self._dur[i] for i in range(self._ndur)]
+
+    def restore(self, regions):
+        """At boot: the card's record (load()) becomes the durable one."""
+        self.dur_full = regions is None
+        self._ndur = 0
+        if regions is not None:
+            for r in regions[:self.capacity]:
+                self._dur[self._ndur] = r
+                self._ndur += 1
+
+
+def load(buf, region_blocks):
+    """The regions (of region_blocks blocks each) of the log in a metadata block, or None
+    when it is missing, damaged or FULL: then only a full scan is safe. A log written with
+    another region size is converted (each old region to the new regions it overlaps)."""
+    o = LOG_OFFSET
+    if len(buf) < o + _HDR_SIZE + 4:
+        return None
+    magic, ver, flags, rb, n = struct.unpack_from(_HDR, buf, o)
+    end = o + _HDR_SIZE + 4 * n
+    if magic != _MAGIC or ver != _VERSION or n > CAPACITY or end + 4 > len(buf) or rb < 1:
+        return None
+    if binascii.crc32(memoryview(buf)[o:end]) != struct.unpack_from("<I", buf, end)[0]:
+        return None
+    if flags & F_FULL:
+        return None
+    out = []
+    for i in range(n):
+        r = struct.unpack_from("<I", buf, o + _HDR_SIZE + 4 * i)[0]
+        first = r * rb // region_blocks
+        last = (r * rb + rb - 1) // region_blocks
+        for k in range(first, last + 1):
+            if k not in out:
+                out.append(k)
+    if len(out) > CAPACITY:
+        return None
+    return out

@@ -79,7 +79,8 @@ class ActivityLog:
         for r in range(first, last + 1):
             if not self.logged(r):
                 ok = False
-                self.want(r)
+                if not (self.writing and (self._new_full or _find(self._new, self._nnew, r) >= 0)):
+                    self.want(r)  # not in the record on its way either
         return ok
 
     def want(self, r):

@@ -51,7 +51,7 @@ _RANGES = {
     "chunk_blocks": (1, 128),
     "epoch_bytes": (1, 1 << 24),
     "max_epochs": (1, 64),        # epoch tags are one byte
-    "whole_run": (1, 64),         # runs are taken 64 regions at most (primary.py)
+    "whole_run": (0, 64),         # runs are taken 64 regions at most (primary.py)
     "scan_period_ms": (0, 1 << 29),
     "link_rate": (0, 1 << 26),
     "rto_init_ms": (1, _T),

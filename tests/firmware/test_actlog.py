@@ -1,0 +1,69 @@
+# The activity log (mirror/actlog.py): what it admits, what it writes, what a boot reads.
+from mirror import actlog
+
+
+def _card(log):
+    buf = bytearray(512)
+    log.pack_into(buf)
+    return buf
+
+
+def test_a_region_is_admitted_only_once_a_record_naming_it_has_landed():
+    log = actlog.ActivityLog(64)
+    log.restore([])  # the card's log: empty, not FULL
+    assert not log.admit(3, 3) and log.needs_write()
+    log.begin_record([])
+    assert not log.admit(3, 3)  # being written: a power cut may leave the old record
+    assert actlog.load(_card(log), 64) == [3]  # the record written names it
+    log.landed(False)
+    assert not log.admit(3, 3)  # failed: written again
+    log.landed(True)
+    assert log.admit(3, 3) and not log.needs_write()
+
+
+def test_confirmed_regions_leave_the_log_at_the_next_record():
+    log = actlog.ActivityLog(64)
+    log.restore([1, 2])
+    assert log.admit(1, 2)
+    assert not log.admit(9, 9)
+    log.begin_record([2])  # region 1 confirmed since, region 2 not
+    log.landed(True)
+    assert log.regions() == [9, 2]
+    assert not log.admit(1, 1)
+
+
+def test_more_unconfirmed_regions_than_it_holds_make_it_full():
+    log = actlog.ActivityLog(64)
+    log.restore([])
+    log.admit(0, 0)
+    log.begin_record(range(1, actlog.CAPACITY + 1))
+    log.landed(True)
+    assert log.regions() is None and actlog.load(_card(log), 64) is None
+    assert log.admit(5000, 5001)  # FULL on the card: the next boot scans everything
+
+
+def test_unknown_state_and_unadmitted_writes_are_full():
+    log = actlog.ActivityLog(64)
+    log.restore([])
+    log.admit(4, 4)
+    log.begin_record(None)  # the bitmap is lost: nothing can be listed
+    log.landed(True)
+    assert log.regions() is None
+    log.restore([])
+    log.want_full()
+    assert log.needs_write()
+    log.begin_record([])
+    log.landed(True)
+    assert log.regions() is None
+
+
+def test_a_damaged_or_missing_log_reads_as_none_and_other_region_sizes_convert():
+    log = actlog.ActivityLog(64)
+    log.restore([0, 5])
+    buf = _card(log)
+    assert actlog.load(buf, 64) == [0, 5]
+    assert actlog.load(buf, 32) == [0, 1, 10, 11]  # each old region as the new ones it spans
+    assert actlog.load(buf, 128) == [0, 2]
+    buf[actlog.LOG_OFFSET + 11] ^= 1
+    assert actlog.load(buf, 64) is None
+    assert actlog.load(bytearray(512), 64) is None  # older firmware wrote no log

@@ -75,13 +75,16 @@ class ActivityLog:
     def admit(self, first, last):
         """True if a write to regions first..last may go to the card now; else they are
         wanted in the next record (the caller writes it: needs_write())."""
-        ok = True
         for r in range(first, last + 1):
             if not self.logged(r):
-                ok = False
-                if not (self.writing and (self._new_full or _find(self._new, self._nnew, r) >= 0)):
-                    self.want(r)  # not in the record on its way either
-        return ok
+                break
+        else:
+            return True
+        # every region of the write, logged ones too: the next record must name them all
+        # at once, or two records could keep dropping each other's region
+        for r in range(first, last + 1):
+            self.want(r)
+        return False
 
     def want(self, r):
         if self._want_full or _find(self._want, self._nwant, r) >= 0:

@@ -10,5 +10,5 @@ def run():
     res = scale.run()
     scale_table(res)
     flat = {"cases": len(res["cases"]), "skipped": len(res["skipped"]),
-            "misses": len(res["misses"]), "meets_goals": not res["misses"], "full": res}
+            "goal_misses": len(res["misses"]), "meets_goals": not res["misses"], "full": res}
     return flat

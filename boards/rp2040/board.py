@@ -8,6 +8,9 @@ TITLE = "Raspberry Pi Pico (RP2040)"
 PLATFORM = "rp2"  # sys.platform of MicroPython's rp2 port
 MPY_BOARD = "RPI_PICO"  # the MicroPython build to flash (micropython.org/download/RPI_PICO)
 CHIP = "rp2040"
+# The firmware is frozen into the MicroPython build (manifest.py): its bytecode stays in
+# flash and `sdmirror flash` copies only main.py and the profile's own modules.
+FROZEN = True
 HEAP = 190 * 1024
 SETTINGS = {"window": 3, "frame_blocks": 8, "chunk_blocks": 8}
 SPI = {"id": 1, "sck": 10, "mosi": 11, "miso": 12, "cs": 13, "baudrate": 25000000}

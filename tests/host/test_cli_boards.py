@@ -14,7 +14,7 @@ def test_boards_json_describes_the_port_and_link(run_cli):
     status, out, _ = run_cli("boards", "--json")
     rows = {r["name"]: r for r in json.loads(out)}
     assert rows["rp2040"]["platform"] == "rp2" and rows["rp2040"]["link"] == "uart"
-    assert rows["nucleo_f767zi"]["link"] == "ethernet" and not rows["rp2040"]["frozen"]
+    assert rows["nucleo_f767zi"]["link"] == "ethernet" and not rows["rp2350"]["frozen"]
     assert rows["pyboard"]["frozen"] and "sck" not in rows["pyboard"]["spi"]  # fixed pins
     status, out, _ = run_cli("boards", "--json", "esp32")
     assert [r["name"] for r in json.loads(out)] == ["esp32"]

@@ -175,7 +175,7 @@ def test_bad_values_one_line(run_cli, closed_port, argv, words):
 
 
 def test_flash_dry_run_lists_files_without_touching_the_port(run_cli, closed_port):
-    status, out, err = run_cli("flash", closed_port, "--board", "rp2040", "--dry-run",
+    status, out, err = run_cli("flash", closed_port, "--board", "rp2350", "--dry-run",
                                "--role", "secondary", "--set", "scan_period_ms=60000")
     assert status == 0, err
     assert "main.py" in out and "mirror/primary.mpy" in out and "board.mpy" in out

@@ -33,10 +33,10 @@ def test_unknown_board_is_a_clear_error():
 
 
 def test_a_frozen_profile_gets_only_its_boot_script_and_profile(tmp_path):
-    assert fi.board_value("esp32", "FROZEN") and not fi.board_value("rp2040", "FROZEN", False)
+    assert fi.board_value("esp32", "FROZEN") and not fi.board_value("rp2350", "FROZEN", False)
     files = fi.build("esp32", str(tmp_path / "esp32"))
     assert files == ["main.py", "board.mpy"]  # the rest is in the MicroPython build
-    assert "mirror/node.mpy" in fi.build("rp2040", str(tmp_path / "rp2040"))
+    assert "mirror/node.mpy" in fi.build("rp2350", str(tmp_path / "rp2350"))
 
 
 def test_a_frozen_profile_does_not_shadow_what_its_manifest_freezes(tmp_path):

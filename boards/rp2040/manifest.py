@@ -1,0 +1,13 @@
+# MicroPython manifest: freeze the sdmirror firmware into the Pico's MicroPython build, so
+# its bytecode stays in flash (board.py says FROZEN = True): loaded as .mpy files it takes
+# about 96 KiB of the 190 KiB heap, and the boot then peaks within 2 KiB of the heap
+# (docs/benchmarks.md). Paths are relative to this file. For example:
+#   make -C micropython/ports/rp2 BOARD=RPI_PICO FROZEN_MANIFEST=$PWD/boards/rp2040/manifest.py
+include("$(PORT_DIR)/boards/manifest.py")
+package("mirror", base_path="../../firmware")
+package("drivers", base_path="../../firmware")
+module("runtime.py", base_path="../../firmware")
+module("console.py", base_path="../../firmware")
+module("rolecmds.py", base_path="../../firmware")
+module("diagcmds.py", base_path="../../firmware")
+module("boardkit.py", base_path="../../firmware")

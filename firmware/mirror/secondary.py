@@ -25,6 +25,7 @@ class Secondary(Node):
         self._wack_every = max(2, cfg.window // 2)
         self._synced_wait = None  # (gen, metadata write number) of T_SYNCED, until written
         self._synced_ack = None  # ...written: confirm it to the primary
+        self._synced_here = False  # T_SYNCED received in this session
         self.counters.update({"writes_applied": 0, "dropped_writes": 0, "reads_served": 0})
         self.reads = ReadServer(self)  # blocks the primary's card could not read
 
@@ -41,7 +42,9 @@ class Secondary(Node):
         self._write_meta()
 
     def _coherent(self):
-        return self.paired and self.meta.flags & CONSISTENT
+        # T_SYNCED came in this session: the resync is over, what runs now is a periodic
+        # scan (a recovery scan of a card still marked consistent reads in chunks)
+        return self.paired and self._synced_here
 
     def _info_flags(self):
         return INFO_CONSISTENT if self.meta.flags & CONSISTENT else 0
@@ -101,6 +104,7 @@ class Secondary(Node):
             m.gen = bytes(p[:8])
             m.parent = ZERO
             m.flags |= CONSISTENT
+            self._synced_here = True
             self._write_meta()
             self._synced_wait = (m.gen, self._metas)
             self._event("synced", m.gen.hex())
@@ -112,6 +116,7 @@ class Secondary(Node):
             self._refuse("primary refused: " + text(p))
 
     def _on_start(self, gen):
+        self._synced_here = False
         m = self.meta
         if m.gen != gen and m.flags & CONSISTENT:
             m.flags &= ~CONSISTENT  # about to take data of a newer generation

@@ -3,10 +3,4 @@
 # board's 96 KiB flash filesystem). Paths are relative to this file. For example:
 #   make -C micropython/ports/stm32 BOARD=NUCLEO_F767ZI FROZEN_MANIFEST=$PWD/boards/nucleo_f767zi/manifest.py
 include("$(BOARD_DIR)/manifest.py")  # the board's own (port modules, networking bundle)
-package("mirror", base_path="../../firmware")
-package("drivers", base_path="../../firmware")
-module("runtime.py", base_path="../../firmware")
-module("console.py", base_path="../../firmware")
-module("rolecmds.py", base_path="../../firmware")
-module("diagcmds.py", base_path="../../firmware")
-module("boardkit.py", base_path="../../firmware")
+include("../firmware_manifest.py")  # the sdmirror firmware

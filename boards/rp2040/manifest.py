@@ -4,10 +4,4 @@
 # (docs/benchmarks.md). Paths are relative to this file. For example:
 #   make -C micropython/ports/rp2 BOARD=RPI_PICO FROZEN_MANIFEST=$PWD/boards/rp2040/manifest.py
 include("$(PORT_DIR)/boards/manifest.py")
-package("mirror", base_path="../../firmware")
-package("drivers", base_path="../../firmware")
-module("runtime.py", base_path="../../firmware")
-module("console.py", base_path="../../firmware")
-module("rolecmds.py", base_path="../../firmware")
-module("diagcmds.py", base_path="../../firmware")
-module("boardkit.py", base_path="../../firmware")
+include("../firmware_manifest.py")  # the sdmirror firmware

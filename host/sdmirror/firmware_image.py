@@ -46,24 +46,40 @@ def board_value(board, name, default=None, boards_root=None):
     return default
 
 
-def manifest_modules(board, boards_root=BOARDS):
-    """The modules (file names) that the profile's MicroPython manifest (boards/NAME/
-    manifest.py, or its BASE's) freezes with module("x.py", ...)."""
+def _manifest_calls(path, seen=None):
+    """(function, first argument) of every call in a MicroPython manifest, following its
+    include()s of relative paths (paths of the port, $(...), are not ours to read)."""
+    seen = set() if seen is None else seen
+    if path in seen or not os.path.isfile(path):
+        return []
+    seen.add(path)
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args and \
+                isinstance(node.args[0], ast.Constant):
+            arg = node.args[0].value
+            if node.func.id == "include" and not arg.startswith("$"):
+                out.extend(_manifest_calls(os.path.join(os.path.dirname(path), arg), seen))
+            else:
+                out.append((node.func.id, arg))
+    return out
+
+
+def manifest_calls(board, boards_root=BOARDS):
+    """The calls of the profile's MicroPython manifest (boards/NAME/manifest.py, or its
+    BASE's), includes followed."""
     for b in (board, board_value(board, "BASE", "", boards_root)):
         path = os.path.join(boards_root, b, "manifest.py") if b else ""
         if b and os.path.isfile(path):
-            break
-    else:
-        return set()
-    with open(path) as f:
-        tree = ast.parse(f.read(), path)
-    out = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                node.func.id == "module" and node.args and \
-                isinstance(node.args[0], ast.Constant):
-            out.add(node.args[0].value)
-    return out
+            return _manifest_calls(path)
+    return []
+
+
+def manifest_modules(board, boards_root=BOARDS):
+    """The modules (file names) that the profile's manifest freezes with module("x.py")."""
+    return set(arg for fn, arg in manifest_calls(board, boards_root) if fn == "module")
 
 
 def sources(board, full=False):

@@ -54,10 +54,5 @@ def test_every_frozen_profile_freezes_what_flash_leaves_out():
             continue
         frozen = fi.manifest_modules(board)
         assert set(top) <= frozen, (board, sorted(set(top) - frozen))
-        manifest = os.path.join(fi.BOARDS, board, "manifest.py")
-        if not os.path.exists(manifest):
-            manifest = os.path.join(fi.BOARDS, fi.board_value(board, "BASE"), "manifest.py")
-        with open(manifest) as f:
-            text = f.read()
-        for pkg in fi.PACKAGES:
-            assert 'package("%s", base_path="../../firmware")' % pkg in text, (board, pkg)
+        packages = set(arg for fn, arg in fi.manifest_calls(board) if fn == "package")
+        assert set(fi.PACKAGES) <= packages, (board, packages)

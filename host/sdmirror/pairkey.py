@@ -43,6 +43,11 @@ def check_hex(text):
     return text.lower()
 
 
+def new_key():
+    """A random pair key, as hex."""
+    return secrets.token_hex(KEY_BYTES)
+
+
 def resolve(args):
     """(key hex or None, note to print or None, key file to save it to or None) for the
     options given. With no option: the key file's key, or a new random one to be saved
@@ -55,7 +60,7 @@ def resolve(args):
         return check_hex(args.key), None, None
     path = getattr(args, "key_file", None)
     if path is None:
-        return secrets.token_hex(KEY_BYTES), None, None
+        return new_key(), None, None
     if os.path.exists(path):
         try:
             with open(path) as f:
@@ -67,7 +72,7 @@ def resolve(args):
         except PairKeyError:
             raise PairKeyError("%s does not hold a key (hex, at least 16 bytes): remove it or "
                                "give --key" % path) from None
-    return secrets.token_hex(KEY_BYTES), "link key: a new random key, kept in %s (flash the " \
+    return new_key(), "link key: a new random key, kept in %s (flash the " \
         "other board from here, or with --key-file, so it gets the same)" % path, path
 
 

@@ -6,7 +6,8 @@
   2. link cut      the cable is cut, the application keeps writing (the primary records the
                    changed regions in its dirty bitmap), the cable comes back: bitmap resync
   3. power loss    the cable is cut again, more writes, then the primary loses power (and
-                   with it the bitmap): on reconnect a full scan finds what differs
+                   with it the RAM bitmap): its activity log on the card names the regions
+                   that may hold unconfirmed writes, and only those are compared
   4. corruption    bits flip on the secondary's card behind its back, in blocks that hold
                    file data; the periodic scan (scan_period_ms) finds and repairs them
   5. trouble       the primary's card develops unreadable blocks (reads heal from the
@@ -26,6 +27,7 @@ from rich.progress import (BarColumn, Progress, ProgressColumn, SpinnerColumn, T
                            TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 from rich.text import Text
 
+from sdmirror import pairkey
 from sdmirror.console_client import Board, ConsoleError, synced
 from sdmirror.emu import Emulator
 from sdmirror.emu.rundir import RunDir
@@ -131,8 +133,9 @@ class Demo:
         os.makedirs(self.out, exist_ok=True)
 
     def start(self):
+        # keyed, as `sdmirror emu up` and `flash` are by default: a random key per run
         self.emu = Emulator(self.run_dir, mode=self.prof["mode"], settings=self.settings,
-                            image_size=self.prof["image_size"])
+                            image_size=self.prof["image_size"], key=pairkey.new_key())
         st = self.emu.up(timeout=30.0)
         self.emu_status = st
         self.p = Board(st["boards"]["primary"]["url"], timeout=30.0)
@@ -320,7 +323,7 @@ class Demo:
         return ph
 
     def phase3(self):
-        ph = measure.Phase(3, "power loss: full scan, hash tree", self.nblocks)
+        ph = measure.Phase(3, "power loss: activity log", self.nblocks)
         files = self.prof["power"]
         self.say("\n[bold]3. Power loss during an outage.[/] The cable is cut again, the "
                  "application writes, then the primary loses power: its bitmap (RAM) is gone.")
@@ -336,9 +339,12 @@ class Demo:
         self.emu.link("up")
         st = self.follow(ph)
         ph.stop(self.emu, st["counters"])
-        ph.notes.append("With the bitmap lost, the pair ran a full scan: both sides hashed all "
-                        "%s blocks and compared the hash tree top-down, so only subtrees that "
-                        "differ were descended; %d blocks were copied for %d that differed." % (
+        ph.notes.append("The RAM bitmap died with the power, but the primary's activity log on "
+                        "its card (the regions that may hold writes the secondary had not "
+                        "confirmed, written before the first write into each) became the "
+                        "bitmap at boot, so the pair compared only those regions instead of "
+                        "scanning all %s blocks (a damaged or full log falls back to the full "
+                        "scan); %d blocks were copied for %d that differed." % (
                             "{:,}".format(self.nblocks), ph.blocks_copied, len(ph.differing)))
         self._note_scans(ph)
         self.note_events(ph)
@@ -408,7 +414,8 @@ class Demo:
             text = "emulated Ethernet (TCP relay through the fault proxy, no rate cap)"
         return {"quick": self.quick, "date": datetime.datetime.now().isoformat(timespec="seconds"),
                 "seconds": seconds, "mode": link.get("mode"), "baud": link.get("baud"),
-                "link_text": text, "image_size": self.prof["image_size"], "nblocks": self.nblocks,
+                "link_text": text + "; every frame authenticated (HMAC-SHA256, a random key "
+                "for this run)", "image_size": self.prof["image_size"], "nblocks": self.nblocks,
                 "version": self.version, "heap": st.get("heap"), "alg": self.alg,
                 "settings": self.settings}
 

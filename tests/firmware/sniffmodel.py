@@ -1,5 +1,5 @@
 # A register-level model of the RP2040 / RP2350 DMA sniffer and of the parts of
-# MicroPython's rp2.DMA and machine.mem16/mem32 that boards/rp2040/sniffcrc.py uses, for
+# MicroPython's rp2.DMA and machine.mem16/mem32 that boards/rp2/sniffcrc.py uses, for
 # the dual-run tests (CPython and the MicroPython VM). It accepts only what the hardware
 # and the port accept, and says where each rule comes from:
 #   RP2040 datasheet 2.5.5.2 / RP2350 datasheet 12.6.8.2 (CRC calculation) and the DMA

@@ -1,4 +1,4 @@
-# The RP2040/RP2350 DMA-sniffer engines (boards/rp2040/sniffcrc.py) against a register-level
+# The RP2040/RP2350 DMA-sniffer engines (boards/rp2/sniffcrc.py) against a register-level
 # model of the sniffer and of rp2.DMA (sniffmodel.py; the model itself is checked against
 # crcmod in tests/host/test_sniffmodel_crcmod.py): same digests as the software engines on
 # random buffers, odd lengths and unaligned tails, on both chips.
@@ -9,10 +9,10 @@ from fwtest import randbytes, raises, rng
 import sniffmodel
 from mirror import checksum
 
-if "rp2040" not in sys.path:  # the profile's modules are flat on a board
+if True:  # boards/rp2 holds modules shared by the rp2 profiles
     for p in list(sys.path):
         if p.endswith("/boards"):
-            sys.path.append(p + "/rp2040")
+            sys.path.append(p + "/rp2")
 import sniffcrc  # noqa: E402
 
 CHIPS = ("rp2040", "rp2350")

@@ -95,7 +95,7 @@ print('{"k": "scan:per_block", "insn": %d, "alloc": %d, "engine": "%s", "crc16":
       % (r["insn"] // 16 + c["insn"], r["alloc"] // 16 + c["alloc"], type(eng).__name__,
          sdcrc.CRC16_IMPL))
 
-# The RP2040 DMA sniffer (boards/rp2040/sniffcrc.py) has no emulator here, so its figure is
+# The RP2040 DMA sniffer (boards/rp2/sniffcrc.py) has no emulator here, so its figure is
 # derived: the engine's own code runs on this core with machine.mem16/mem32 (C, as on the
 # rp2 port) aimed at a RAM stand-in for the sniffer registers, and a Python stand-in for
 # rp2.DMA (used once, at construction). The channel's registers are RAM too, so BUSY reads

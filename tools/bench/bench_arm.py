@@ -34,7 +34,7 @@ _MODULES = [("firmware/mirror/%s.py" % m, "mirror/%s.py" % m)
                       "tree")]
 _MODULES += [("firmware/drivers/__init__.py", "drivers/__init__.py"),
              ("firmware/drivers/sdcrc.py", "drivers/sdcrc.py"),
-             ("boards/rp2040/sniffcrc.py", "sniffcrc.py"),
+             ("boards/rp2/sniffcrc.py", "sniffcrc.py"),
              ("tools/bench/arm_probe.py", "arm_probe.py")]
 
 

@@ -10,7 +10,9 @@
 # the other slot holds the log before it. Layout at LOG_OFFSET of each metadata block:
 #
 #   magic "AL" | version u8 | flags u8 | region_blocks u32 | count u16 | regions u32*count
-#   | crc32 u32 (of everything before it)
+#   | crc32 u32 (of the whole block before it: the record and the lost list too, so a torn
+#   write that completed the record but not the log cannot pair a new record with the
+#   slot's stale log, whose own bytes would still check; simulator seed 785727097)
 #
 # API (the primary drives it; a failover, demote or settle may read it too):
 #   admit(first, last)     may a write to regions first..last go to the card now? If not,
@@ -147,7 +149,7 @@ class ActivityLog:
         for i in range(n):
             struct.pack_into("<I", buf, o, arr[i])
             o += 4
-        struct.pack_into("<I", buf, o, binascii.crc32(memoryview(buf)[LOG_OFFSET:o]))
+        struct.pack_into("<I", buf, o, binascii.crc32(memoryview(buf)[:o]))
 
     def landed(self, ok):
         """The metadata write carrying the record completed (ok) or failed (it is written
@@ -187,7 +189,7 @@ def load(buf, region_blocks):
     end = o + _HDR_SIZE + 4 * n
     if magic != _MAGIC or ver != _VERSION or n > CAPACITY or end + 4 > len(buf) or rb < 1:
         return None
-    if binascii.crc32(memoryview(buf)[o:end]) != struct.unpack_from("<I", buf, end)[0]:
+    if binascii.crc32(memoryview(buf)[:end]) != struct.unpack_from("<I", buf, end)[0]:
         return None
     if flags & F_FULL:
         return None

@@ -21,6 +21,10 @@ _DEFAULTS = {
     "chunk_blocks": 16,        # blocks per background read: the scan's unit of yielding
     "epoch_bytes": 4096,       # resync work sent before asking the peer to confirm it
     "max_epochs": 4,           # confirmations outstanding at once
+    "actlog": 0,               # 1: after a primary power loss resync only the regions of its
+                               # activity log (actlog.py); 0: the full scan. Off by default:
+                               # the simulator found seeds (785727097, 785727688, 785731516)
+                               # where the log missed a region that differed
     "whole_run": 0,            # dirty regions in a row sent whole unexamined; 0 = only
                                # regions that consecutive writes covered completely
     "scan_period_ms": 0,       # periodic scan interval; 0 = off
@@ -51,6 +55,7 @@ _RANGES = {
     "chunk_blocks": (1, 128),
     "epoch_bytes": (1, 1 << 24),
     "max_epochs": (1, 64),        # epoch tags are one byte
+    "actlog": (0, 1),
     "whole_run": (0, 64),         # runs are taken 64 regions at most (primary.py)
     "scan_period_ms": (0, 1 << 29),
     "link_rate": (0, 1 << 26),

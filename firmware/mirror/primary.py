@@ -91,13 +91,14 @@ class Primary(Node):
         """Boot: the log in the loaded metadata slot names the regions that may differ;
         they become the bitmap, so the first resync compares only them."""
         regions = None
-        for ok, buf in self._meta_reads:
+        for ok, buf in self._meta_reads if self.cfg.actlog else ():
             rec = Meta()
             if ok and rec.unpack(buf) and rec.seq == self.meta.seq:
                 regions = actlog.load(buf, self.bitmap.region_blocks)
         self.actlog.restore(regions)
         if regions is None:
-            self._event("actlog", "missing, damaged or full: full scan")
+            self._event("actlog", "missing, damaged or full: full scan" if self.cfg.actlog
+                        else "off (setting actlog=0): full scan")
             return
         bm = self.bitmap
         bm.clear_all()
@@ -114,6 +115,8 @@ class Primary(Node):
         self.now = now
         if not self.ready:
             return False  # the log on the card is not known yet
+        if not self.cfg.actlog:
+            return True  # no log kept: a power loss means a full scan
         bm = self.bitmap
         first = bm.region_of(block)
         last = bm.region_of(block + n - 1)
@@ -128,7 +131,8 @@ class Primary(Node):
 
     def _log_write(self):
         al = self.actlog
-        if not al.needs_write() or not self.ready or self._metas != self._metas_done:
+        if not self.cfg.actlog or not al.needs_write() or not self.ready or \
+                self._metas != self._metas_done:
             return
         al.begin_record(self._unconfirmed())
         self.counters["actlog_records"] += 1

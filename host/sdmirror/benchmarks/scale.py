@@ -96,8 +96,9 @@ def kept(blocks, profile, writes):
 
 def power_loss(blocks, profile):
     """1,000 scattered writes forwarded as they come (async), the primary's power cut just
-    after the last; it boots with its activity log and compares only the log's regions."""
-    rig = sparse_rig(blocks, profile, KEY, seed=SEED, mode="async")
+    after the last; it boots with its activity log and compares only the log's regions
+    (actlog=1: the log is off by default, see README *Settings*)."""
+    rig = sparse_rig(blocks, profile, KEY, seed=SEED, mode="async", actlog=1)
     rig.boot()
     rig.run_until_synced()
     for b, data in scattered(blocks, POWERLOSS_WRITES):

@@ -3,6 +3,11 @@
 # both have. Test functions take no arguments; fixtures are plain function calls.
 import random
 
+try:  # MicroPython: a locked heap turns any allocation into MemoryError
+    from micropython import heap_lock, heap_unlock
+except ImportError:  # CPython: nothing to lock, the call just runs
+    heap_lock = heap_unlock = None
+
 
 def raises(exc_type, fn, *args, **kwargs):
     """Call fn and return the exception it raised; fail if it raised nothing or another type."""
@@ -25,6 +30,17 @@ def randbytes(n):
     for i in range(n):
         b[i] = random.getrandbits(8)
     return b
+
+
+def heap_locked(call):
+    """call() with the heap locked on MicroPython, so any allocation in it raises MemoryError."""
+    if heap_lock is None:
+        return call()
+    heap_lock()
+    try:
+        return call()
+    finally:
+        heap_unlock()
 
 
 class Skip(Exception):

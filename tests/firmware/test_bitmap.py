@@ -1,21 +1,6 @@
 # Dirty-region bitmap (firmware/mirror/bitmap.py); runs under pytest and on the VM.
-from fwtest import raises, rng
+from fwtest import heap_locked, raises, rng
 from mirror.bitmap import DirtyBitmap
-
-try:  # MicroPython: a locked heap turns any allocation into MemoryError
-    from micropython import heap_lock, heap_unlock
-except ImportError:
-    heap_lock = heap_unlock = None
-
-
-def _heap_locked(call):
-    if heap_lock is None:
-        return call()
-    heap_lock()
-    try:
-        return call()
-    finally:
-        heap_unlock()
 
 
 def _dirty_list(bm):
@@ -238,12 +223,12 @@ def test_invalidate():
 
 def test_hot_paths_do_not_allocate():
     bm = DirtyBitmap(2 ** 26)
-    _heap_locked(lambda: bm.mark(123456, 5000))
-    assert _heap_locked(lambda: bm.next_dirty(0)) == 60
-    assert _heap_locked(lambda: bm.is_dirty(62))
-    _heap_locked(lambda: bm.clear(61))
-    assert _heap_locked(lambda: bm.count()) == 2
-    assert _heap_locked(lambda: bm.next_dirty(61)) == 62
+    heap_locked(lambda: bm.mark(123456, 5000))
+    assert heap_locked(lambda: bm.next_dirty(0)) == 60
+    assert heap_locked(lambda: bm.is_dirty(62))
+    heap_locked(lambda: bm.clear(61))
+    assert heap_locked(lambda: bm.count()) == 2
+    assert heap_locked(lambda: bm.next_dirty(61)) == 62
     assert bm.check()
 
 

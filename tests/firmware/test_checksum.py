@@ -2,13 +2,9 @@
 import binascii
 import hashlib
 
-from fwtest import randbytes, raises, rng
+from fwtest import heap_locked, randbytes, raises, rng
 from mirror import checksum
 
-try:  # MicroPython: a locked heap turns any allocation into MemoryError
-    from micropython import heap_lock, heap_unlock
-except ImportError:
-    heap_lock = heap_unlock = None
 
 CHECK = b"123456789"
 # Catalogue check values (reveng CRC catalogue; hashlib digests of b"123456789").
@@ -35,16 +31,6 @@ for _n in ("md5", "sha1"):
         CHECK_VALUES.pop(_n)
         EMPTY_VALUES.pop(_n)
 NAMES = ["crc32", "crc32-mpeg2"] + list(HASHES)
-
-
-def _heap_locked(call):
-    if heap_lock is None:
-        return call()
-    heap_lock()
-    try:
-        return call()
-    finally:
-        heap_unlock()
 
 
 def _mpeg2_bitwise(data):
@@ -156,7 +142,7 @@ def test_crc_engines_do_not_allocate():
     out = bytearray(8)
     for name in ("crc32", "crc32-mpeg2"):
         e = checksum.get(name)
-        _heap_locked(lambda: e.digest_into(block, out, 2))
+        heap_locked(lambda: e.digest_into(block, out, 2))
         assert bytes(out[2:6]) == checksum.digest(name, block)
 
 

@@ -1,21 +1,6 @@
 # COBS framing (firmware/mirror/cobs.py); runs under pytest and on the VM.
-from fwtest import randbytes, rng
+from fwtest import heap_locked, randbytes, rng
 from mirror import cobs
-
-try:  # MicroPython: a locked heap turns any allocation into MemoryError
-    from micropython import heap_lock, heap_unlock
-except ImportError:
-    heap_lock = heap_unlock = None
-
-
-def _heap_locked(call):
-    if heap_lock is None:
-        return call()
-    heap_lock()
-    try:
-        return call()
-    finally:
-        heap_unlock()
 
 
 def _seq(a, b):
@@ -161,9 +146,9 @@ def test_no_allocation():
     data = memoryview(randbytes(512))
     enc = bytearray(cobs.max_encoded_len(512))
     dec = bytearray(512)
-    end = _heap_locked(lambda: cobs.encode_into(data, enc, 0))
+    end = heap_locked(lambda: cobs.encode_into(data, enc, 0))
     src = memoryview(enc)[:end]
-    n = _heap_locked(lambda: cobs.decode_into(src, dec))
+    n = heap_locked(lambda: cobs.decode_into(src, dec))
     assert n == 512 and dec == data
 
 

@@ -9,10 +9,15 @@
 # together, to the two slots in turn: a torn write spoils only the slot being written, and
 # the other slot holds the log before it. Layout at LOG_OFFSET of each metadata block:
 #
-#   magic "AL" | version u8 | flags u8 | region_blocks u32 | count u16 | regions u32*count
-#   | crc32 u32 (of the whole block before it: the record and the lost list too, so a torn
-#   write that completed the record but not the log cannot pair a new record with the
-#   slot's stale log, whose own bytes would still check; simulator seed 785727097)
+#   magic "AL" | version u8 | flags u8 | region_blocks u32 | count u16 | seq u32
+#   | regions u32*count | crc32 u32 (of the log's bytes)
+#
+# seq is the sequence number of the metadata record the log was written with, and a boot
+# takes the log only beside that record. A torn write can complete the record and leave
+# the slot's older log behind it (simulator seeds 785727097, 785727688, 785731516: a
+# power cut 48 bytes into the block). No CRC can catch that pairing: a CRC over a record
+# followed by its own CRC is the same constant (0x2144DF1C for crc32) for every record,
+# so even a CRC over the whole block cannot tell the new record from the old one.
 #
 # API (the primary drives it; a failover, demote or settle may read it too):
 #   admit(first, last)     may a write to regions first..last go to the card now? If not,
@@ -20,8 +25,8 @@
 #                          (next_record() / packed by pack_into); retry once it lands.
 #   pack_into(buf)         write the record being made durable into a metadata block.
 #   landed(ok)             a metadata write carrying the latest packed record completed.
-#   load(buf)              regions (list) of a metadata block's log, or None if the log is
-#                          missing, damaged or FULL: then compare everything.
+#   load(buf, rb, seq)     regions (list) of a metadata block's log, or None if the log is
+#                          missing, damaged, FULL or not the record seq's: compare all.
 # Admission is conservative: a region counts as logged only when it is in the record on the
 # card and in the record being written (a power cut may leave either on the card).
 import binascii
@@ -30,14 +35,14 @@ from micropython import const
 
 # The metadata record (meta.py) and its list of lost blocks take the first 302 bytes of
 # the block (lost list at 40: count u16, up to LOST_MAX = 64 block numbers, crc32); the log
-# follows: 304 + 10 + 4 * CAPACITY + 4 = 510 bytes of the 512.
-CAPACITY = const(48)
+# follows: 304 + 14 + 4 * CAPACITY + 4 = 510 bytes of the 512.
+CAPACITY = const(47)
 LOG_OFFSET = const(304)
 F_FULL = const(1)
 _MAGIC = b"AL"
-_VERSION = const(1)
-_HDR = "<2sBBIH"
-_HDR_SIZE = const(10)
+_VERSION = const(2)  # 1: no seq (a version 1 log reads as missing: a full scan)
+_HDR = "<2sBBIHI"
+_HDR_SIZE = const(14)
 
 
 def _find(arr, n, r):
@@ -136,20 +141,21 @@ class ActivityLog:
         self._refresh = False
         self.writing = True
 
-    def pack_into(self, buf):
-        """The record being written (or else the one on the card) into a metadata block."""
+    def pack_into(self, buf, seq):
+        """The record being written (or else the one on the card) into a metadata block
+        whose metadata record has sequence number seq."""
         if self.writing:
             arr, n, full = self._new, self._nnew, self._new_full
         else:
             arr, n, full = self._dur, self._ndur, self.dur_full
         o = LOG_OFFSET
         struct.pack_into(_HDR, buf, o, _MAGIC, _VERSION, F_FULL if full else 0,
-                         self.region_blocks, n)
+                         self.region_blocks, n, seq)
         o += _HDR_SIZE
         for i in range(n):
             struct.pack_into("<I", buf, o, arr[i])
             o += 4
-        struct.pack_into("<I", buf, o, binascii.crc32(memoryview(buf)[:o]))
+        struct.pack_into("<I", buf, o, binascii.crc32(memoryview(buf)[LOG_OFFSET:o]))
 
     def landed(self, ok):
         """The metadata write carrying the record completed (ok) or failed (it is written
@@ -178,19 +184,22 @@ class ActivityLog:
                 self._ndur += 1
 
 
-def load(buf, region_blocks):
+def load(buf, region_blocks, seq):
     """The regions (of region_blocks blocks each) of the log in a metadata block, or None
-    when it is missing, damaged or FULL: then only a full scan is safe. A log written with
-    another region size is converted (each old region to the new regions it overlaps)."""
+    when it is missing, damaged, FULL or was written with another record than the block's
+    (seq): then only a full scan is safe. A log written with another region size is
+    converted (each old region to the new regions it overlaps)."""
     o = LOG_OFFSET
     if len(buf) < o + _HDR_SIZE + 4:
         return None
-    magic, ver, flags, rb, n = struct.unpack_from(_HDR, buf, o)
+    magic, ver, flags, rb, n, lseq = struct.unpack_from(_HDR, buf, o)
     end = o + _HDR_SIZE + 4 * n
     if magic != _MAGIC or ver != _VERSION or n > CAPACITY or end + 4 > len(buf) or rb < 1:
         return None
-    if binascii.crc32(memoryview(buf)[:end]) != struct.unpack_from("<I", buf, end)[0]:
+    if binascii.crc32(memoryview(buf)[o:end]) != struct.unpack_from("<I", buf, end)[0]:
         return None
+    if lseq != seq:
+        return None  # a torn write left this log behind a newer record
     if flags & F_FULL:
         return None
     out = []

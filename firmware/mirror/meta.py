@@ -32,8 +32,12 @@ _FMT = "<8sBBBx8s8sI"
 _SIZE = const(32)
 # After the record: the primary's lost blocks (heal.py: its card lost their newest data;
 # reads of them fail until written), count u16 at _LOST_AT, block numbers u32, then a
-# CRC-32 of that part. Older firmware ignores these bytes.
+# CRC-32 of the record's seq and that part. Older firmware ignores these bytes. The seq
+# ties the list to its record: a torn write can complete the record and leave the slot's
+# older list behind it, and a CRC of the list alone (or of the whole block: the record ends
+# in its own CRC, after which a CRC's state is the same for every record) would pass.
 _LOST_AT = const(40)
+_SEQ_AT = const(28)
 LOST_MAX = const(64)
 
 
@@ -57,7 +61,7 @@ class Meta:
         for i in range(n):
             struct.pack_into("<I", buf, _LOST_AT + 2 + 4 * i, self.lost[i])
         end = _LOST_AT + 2 + 4 * n
-        struct.pack_into("<I", buf, end, binascii.crc32(memoryview(buf)[_LOST_AT:end]))
+        struct.pack_into("<I", buf, end, _lost_crc(buf, end))
 
     def unpack(self, buf):
         """Load from a metadata block; False (and a blank state) if it holds none."""
@@ -70,11 +74,15 @@ class Meta:
             struct.unpack_from(_FMT, buf, 0)
         n = struct.unpack_from("<H", buf, _LOST_AT)[0]
         end = _LOST_AT + 2 + 4 * n
-        if n <= LOST_MAX and binascii.crc32(memoryview(buf)[_LOST_AT:end]) == \
-                struct.unpack_from("<I", buf, end)[0]:
+        if n <= LOST_MAX and _lost_crc(buf, end) == struct.unpack_from("<I", buf, end)[0]:
             self.lost = [struct.unpack_from("<I", buf, _LOST_AT + 2 + 4 * i)[0]
                          for i in range(n)]
         return ver == VERSION
+
+
+def _lost_crc(buf, end):
+    mv = memoryview(buf)
+    return binascii.crc32(mv[_LOST_AT:end], binascii.crc32(mv[_SEQ_AT:_SEQ_AT + 4]))
 
 
 def load(slots):

@@ -94,7 +94,7 @@ class Primary(Node):
         for ok, buf in self._meta_reads if self.cfg.actlog else ():
             rec = Meta()
             if ok and rec.unpack(buf) and rec.seq == self.meta.seq:
-                regions = actlog.load(buf, self.bitmap.region_blocks)
+                regions = actlog.load(buf, self.bitmap.region_blocks, rec.seq)
         self.actlog.restore(regions)
         if regions is None:
             self._event("actlog", "missing, damaged or full: full scan" if self.cfg.actlog
@@ -162,7 +162,7 @@ class Primary(Node):
         return out
 
     def _pack_meta_extra(self, buf):
-        self.actlog.pack_into(buf)
+        self.actlog.pack_into(buf, self.meta.seq)
 
     def _meta_written(self, ok):
         # completions come in order: the last metadata write issued carries the record

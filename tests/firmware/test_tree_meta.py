@@ -165,7 +165,26 @@ def test_the_activity_log_and_the_metadata_share_a_block_without_overlap():
     m.pack_into(buf)
     log = actlog.ActivityLog(64)
     log.restore(list(range(actlog.CAPACITY)))
-    log.pack_into(buf)  # a full log right after a full lost list
+    log.pack_into(buf, m.seq)  # a full log right after a full lost list
     back = Meta()
     assert back.unpack(buf) and back.lost == m.lost
-    assert actlog.load(buf, 64) == list(range(actlog.CAPACITY))
+    assert actlog.load(buf, 64, m.seq) == list(range(actlog.CAPACITY))
+
+
+def test_a_torn_write_cannot_pair_a_new_record_with_the_slots_older_lost_list():
+    # as for the activity log (test_actlog): the record can land whole over an older
+    # list whose own CRC still checks; the list's CRC takes in the record's seq
+    from mirror.meta import Meta
+    m = Meta()
+    m.seq = 3
+    m.lost = [7, 9]
+    old = bytearray(512)
+    m.pack_into(old)
+    m.seq = 5
+    m.lost = []
+    new = bytearray(512)
+    m.pack_into(new)
+    back = Meta()
+    assert back.unpack(bytearray(new[:40]) + old[40:]) and back.seq == 5
+    assert back.lost == []  # not the older record's 7 and 9
+    assert back.unpack(old) and back.lost == [7, 9]

@@ -66,7 +66,7 @@ def _synced_metadata(image, blocks, role, region_blocks, log):
     if role == "primary" and log:
         al = actlog.ActivityLog(region_blocks)
         al.restore([])
-        al.pack_into(buf)
+        al.pack_into(buf, m.seq)
     image[(blocks + (m.seq & 1)) * BLOCK:(blocks + 1 + (m.seq & 1)) * BLOCK] = buf
 
 

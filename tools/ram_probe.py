@@ -1,9 +1,12 @@
 # Runs ON the MicroPython VM from a board image (sdmirror.firmware_image.build): the heap the
 # firmware takes with this board's settings, as JSON: code (the .mpy modules imported) and
 # node (the controller, its link session, runtime and buffers, for a 32 GiB card so the
-# bitmaps are full size). tests/host/test_ram_budget.py compares it with the board's HEAP.
+# bitmaps are full size). tests/host/test_ram_budget.py compares it with the board's HEAP;
+# sdmirror.boardfit (flash, emu up) measures the settings a user asked for: argv[1], JSON of
+# settings over the profile's, and argv[2], the role.
 import gc
 import json
+import sys
 
 
 def used():
@@ -18,6 +21,7 @@ import console  # noqa: E402,F401
 import runtime  # noqa: E402
 from mirror.config import Config  # noqa: E402
 from mirror.primary import Primary  # noqa: E402
+from mirror.secondary import Secondary  # noqa: E402
 code = used() - base
 
 
@@ -35,9 +39,13 @@ class NoLink:
 
 
 settings = dict(board.SETTINGS)
+if len(sys.argv) > 1:
+    settings.update(json.loads(sys.argv[1]))
+role = sys.argv[2] if len(sys.argv) > 2 else "primary"
 settings["link_rate"] = boardkit.link_rate(board)
 if not getattr(board, "CRC_UNIT", None):
     boardkit.register_engines(board)  # (a CRC unit's registers exist only on the chip)
-rt = runtime.Runtime(Primary, Config(role="primary", **settings), Card32G(), NoLink(), b"x")
+node_cls = Primary if role == "primary" else Secondary
+rt = runtime.Runtime(node_cls, Config(role=role, **settings), Card32G(), NoLink(), b"x")
 print(json.dumps({"board": board.NAME, "heap": board.HEAP, "code": code,
                   "node": used() - base - code, "free": gc.mem_free()}))

@@ -33,6 +33,12 @@ def find_pin(pin_id):
     raise ValueError("invalid pin")
 
 
+def hashes(board=None):
+    """hashlib's algorithms in the build of `board` (also asked by the host's flash, through
+    sdmirror.boardfit): MD5, SHA1 and SHA256 on every board (ports/esp32, see above)."""
+    return ("md5", "sha1", "sha256")
+
+
 def port(card, cs):
     """The fake esp32 port; card: an SDCardModel whose chip select is GPIO `cs`. Its
     sockets are the VM's own (lwIP on the board)."""
@@ -92,6 +98,6 @@ def port(card, cs):
     for i in range(len(_PHY)):
         setattr(net, "PHY_" + _PHY[i], i)
     p.modules["network"] = net
-    p.modules["hashlib"] = hashlib_with(("md5", "sha1", "sha256"))
+    p.modules["hashlib"] = hashlib_with(hashes())
     p.modules["sys"] = SysProxy("esp32")
     return p

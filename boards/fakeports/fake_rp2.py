@@ -53,6 +53,12 @@ def uart_pin_ok(kind, uart, pin, rp2350):
     return (pin & 3) == (0 if kind == "tx" else 1)
 
 
+def hashes(board=None):
+    """hashlib's algorithms in the build of `board` (also asked by the host's flash, through
+    sdmirror.boardfit): MD5, SHA1 and SHA256 on every board of the port (mpconfigport.h)."""
+    return ("md5", "sha1", "sha256")
+
+
 def port(chip, card, cs, uart_addr=None):
     """The fake rp2 port for `chip` ("rp2040" or "rp2350"); card: an SDCardModel whose chip
     select is GPIO `cs`; uart_addr: HOST:PORT of the link relay (None: no wire)."""
@@ -101,6 +107,6 @@ def port(chip, card, cs, uart_addr=None):
 
     p.modules["machine"] = FakeModule(
         "machine", Pin=Pin, SPI=SPI, SoftSPI=soft_spi(p, Pin, card), UART=UART, reset=reset)
-    p.modules["hashlib"] = hashlib_with(("md5", "sha1", "sha256"))
+    p.modules["hashlib"] = hashlib_with(hashes())
     p.modules["sys"] = SysProxy("rp2")
     return p

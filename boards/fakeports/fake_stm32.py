@@ -116,6 +116,12 @@ def bus_id(buses, ident, what):
     raise ValueError("%s(%s) doesn't exist" % (what, ident))
 
 
+def hashes(board):
+    """hashlib's algorithms in the build of `board` (also asked by the host's flash, through
+    sdmirror.boardfit): MD5 and SHA1 only with MICROPY_PY_SSL (py/mpconfig.h)."""
+    return ("md5", "sha1", "sha256") if BOARDS[board]["ssl"] else ("sha256",)
+
+
 def port(board, card, cs, uart_addr=None):
     """The fake stm32 port for the MicroPython board `board` (a key of BOARDS)."""
     spec = BOARDS[board]
@@ -168,8 +174,7 @@ def port(board, card, cs, uart_addr=None):
     else:
         p.modules["network"] = FakeModule("network")  # MICROPY_PY_NETWORK, but no LAN
         p.modules["socket"] = no_socket_nic()
-    p.modules["hashlib"] = hashlib_with(("md5", "sha1", "sha256") if spec["ssl"] else
-                                        ("sha256",))
+    p.modules["hashlib"] = hashlib_with(hashes(board))
     p.modules["sys"] = SysProxy("pyboard")
     p.substitutes["crc_hw"] = lambda: FakeModule("crc_hw", engine=CrcUnitModel)
     return p

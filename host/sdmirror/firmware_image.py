@@ -178,3 +178,13 @@ def check_settings(board, role, settings, key_hex=None, boards_root=None):
         config.check(dict(merged, role=role or "primary", key=key))
     except (ValueError, TypeError) as e:
         raise ImageError("bad setting for board %s: %s" % (board, e)) from None
+
+
+def check_board_fit(board, roles, settings, boards_root=None):
+    """check_settings() passed: do they also work on this board (RAM, hashlib)? ImageError
+    of one line naming the setting and what the board allows (sdmirror.boardfit)."""
+    from sdmirror import boardfit
+    try:
+        boardfit.check(board, roles, settings, boards_root)
+    except boardfit.FitError as e:
+        raise ImageError(str(e)) from None

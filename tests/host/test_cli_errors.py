@@ -164,6 +164,20 @@ def test_bad_arguments(run_cli, argv, words):
      ["keepalive_ms"]),
     (("flash", "{port}", "--board", "emu", "--dry-run", "--no-key", "--key", "00" * 16),
      ["--no-key"]),
+    # issue 11: within the rules but not within the board (boardfit.py): its heap, its
+    # port's hashlib; refused before anything is copied, naming what this board allows
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "window=64"),
+     ["window=64", "rp2040", "at most 24"]),
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "frame_blocks=64"),
+     ["frame_blocks", "rp2040", "at most"]),
+    (("flash", "{port}", "--board", "rp2040", "--dry-run", "--set", "cache_bytes=1048576"),
+     ["cache_bytes", "rp2040", "at most"]),
+    (("flash", "{port}", "--board", "pyboard", "--dry-run", "--set", "region_blocks=1"),
+     ["region_blocks", "pyboard", "at least"]),
+    (("flash", "{port}", "--board", "stm32f4", "--dry-run", "--set", "alg=md5"),
+     ["alg", "stm32f4", "hashlib.md5", "sha256"]),
+    (("flash", "{port}", "--board", "pyboard", "--dry-run", "--set", "alg=sha1"),
+     ["alg", "pyboard", "hashlib.sha1"]),
     (("inject", "{port}", "corrupt-block"), ["one value"]),
     (("inject", "{port}", "wire-drop", "lots"), ["number"]),
     (("monitor", "{port}", "{port}", "--interval", "0"), ["interval"]),
@@ -181,6 +195,20 @@ def test_flash_dry_run_lists_files_without_touching_the_port(run_cli, closed_por
     assert "main.py" in out and "mirror/primary.mpy" in out and "board.mpy" in out
     assert "sdmirror.json" in out and '"scan_period_ms": 60000' in out
     assert "dry run" in out
+
+
+def test_flash_accepts_what_it_says_fits_and_refuses_one_more(run_cli, closed_port):
+    # the limit it names is measured: the value it names fits, the next one does not
+    status, out, err = run_cli("flash", closed_port, "--board", "rp2040", "--dry-run",
+                               "--set", "window=24")
+    assert status == 0, err
+    status, _, err = run_cli("flash", closed_port, "--board", "rp2040", "--dry-run",
+                             "--set", "window=25")
+    one_line_error(status, err, "window=25", "at most 24")
+    # a build with the algorithm takes it
+    status, _, err = run_cli("flash", closed_port, "--board", "nucleo_f767zi", "--dry-run",
+                             "--set", "alg=md5")
+    assert status == 0, err
 
 
 def test_flash_dry_run_of_a_frozen_board_lists_only_its_profile(run_cli, closed_port):

@@ -177,6 +177,9 @@ def test_bad_input_one_line_errors(run_dirs, stub, tmp_path):
         ("up", "--run-dir", str(d), "--entry", str(stub), "--heap", "lots"),
         ("up", "--run-dir", str(d), "--entry", str(stub), "--mode", "wifi"),
         ("up", "--run-dir", str(d), "--entry", str(stub), "--image-size", "1000"),
+        # within the rules, not within the profile's board (heap; hashlib of its port)
+        ("up", "--run-dir", str(d), "--profile", "rp2040", "--set", "window=64"),
+        ("up", "--run-dir", str(d), "--profile", "stm32f4", "--set", "alg=md5"),
         ("link", "drop", "--run-dir", str(d)),          # not running
         ("link", "teleport", "--run-dir", str(d)),
         ("power-cycle", "primary", "--run-dir", str(d)),
@@ -188,6 +191,10 @@ def test_bad_input_one_line_errors(run_dirs, stub, tmp_path):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and "error" in lines[0], (args, r.stderr)
     assert RunDir(str(d)).processes() == []
+    for setting, words in (("window=64", ("window=64", "rp2040", "at most")),
+                           ("alg=md5", ("alg", "stm32f4", "hashlib.md5"))):
+        r = emu_cli("up", "--run-dir", str(d), "--profile", words[1], "--set", setting)
+        assert all(w in r.stderr for w in words), r.stderr
     r = emu_cli("--help")
     assert r.returncode == 0 and "examples:" in r.stdout and "power-cycle" in r.stdout
     up_json(d, stub)

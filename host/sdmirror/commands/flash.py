@@ -66,6 +66,9 @@ def board_config(args):
         raise ToolError(str(e)) from None
     try:  # the same check the firmware makes at boot, so a bad setting fails here
         firmware_image.check_settings(args.board, args.role, settings)
+        # (and that they work on this board: its heap, its port's hashlib)
+        firmware_image.check_board_fit(args.board, [args.role] if args.role else
+                                       ["primary", "secondary"], settings)
     except firmware_image.ImageError as e:
         raise ToolError(str(e)) from None
     try:

@@ -181,6 +181,10 @@ class Emulator:
                                               self.boards_root)
             except firmware_image.ImageError as e:
                 raise EmuError(str(e)) from None
+        try:  # and that they work on the profile's board: its heap, its port's hashlib
+            firmware_image.check_board_fit(self.profile, ROLES, self.settings, self.boards_root)
+        except firmware_image.ImageError as e:
+            raise EmuError(str(e)) from None
         boards = {}
         for i, name in enumerate(self.boards):
             fs_dir = self.rd.fs_dir(name)

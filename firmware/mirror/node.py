@@ -446,16 +446,21 @@ class Node:
 
     def _span_digest(self, start, span, out, off):
         """Job helper: digest of the span at start (clipped at the volume's end)."""
-        end = min(start + span, self.vblocks)
         self.hasher.begin(span)
-        b = start
+        yield from self._feed(start, min(start + span, self.vblocks))
+        self.hasher.finish_into(out, off)
+
+    def _feed(self, b, end):
+        """Job helper: blocks [b, end) into the hasher, one background read at a time (the
+        hot loop of every scan and comparison). The simulator substitutes a version that
+        answers spans of never-written blocks of its sparse cards at once (sim/fastscan.py)."""
         rmv = self._rmv
+        hasher = self.hasher
         while b < end:
             c = min(self._bg_chunk(), end - b)
             yield (b, c)
-            self.hasher.add_chunk(rmv, c)
+            hasher.add_chunk(rmv, c)
             b += c
-        self.hasher.finish_into(out, off)
 
     def _block_digests(self, first, count, out, off):
         """Job helper: the digest of each block of [first, first + count) into out[off:]."""
@@ -514,19 +519,14 @@ class Node:
         end = start + count
         ds = self.dsize
         hasher = self.hasher
-        rmv = self._rmv
         cache = self._cache
         g = 0
         b = start
-        # the hot loop of every scan: one read per chunk, no nested generators
         while b < end:
             hasher.begin(gsize)
             gend = min(b + gsize, end)
-            while b < gend:
-                c = min(self._bg_chunk(), gend - b)
-                yield (b, c)
-                hasher.add_chunk(rmv, c)
-                b += c
+            yield from self._feed(b, gend)
+            b = gend
             hasher.finish_into(cache, g * ds)
             g += 1
             sc["progress"] = b - start

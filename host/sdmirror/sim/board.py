@@ -46,6 +46,8 @@ class Board:
         self._epoch += 1
         entropy = w.rng.getrandbits(64).to_bytes(8, "little") + self.name.encode()
         self.node = self.node_cls(self.cfg, self.card.blocks, self._emit, entropy)
+        if hasattr(self.card.data, "untouched_run"):
+            self.node.sim_card = self.card  # never-written spans scanned at once (fastscan)
         self.policy = IdlePolicy()
         self._tick_at = None
         self._last_tick = -1.0
@@ -92,11 +94,26 @@ class Board:
     def _emit(self, kind, a, b):
         self._emits += 1
         if kind == A_READ:
-            self.card.submit("r", a, b, self._completion(self._epoch))
+            bulk = getattr(self.node, "sim_bulk", None)
+            if bulk is not None:
+                self.node.sim_bulk = None
+                self.card.submit_bulk(a, bulk[0], bulk[1], self._bulk_done(self._epoch),
+                                      bulk[2])
+            else:
+                self.card.submit("r", a, b, self._completion(self._epoch))
         elif kind == A_WRITE:
             self.card.submit("w", a, bytes(b), self._completion(self._epoch))
         elif kind == A_EVENT:
             self.world.log(self.name, a, "" if b is None else b)
+
+    def _bulk_done(self, epoch):
+        done = self._completion(epoch)
+
+        def bulk_done(k):
+            if epoch == self._epoch:
+                self.node.sim_bulk_done = k
+            done(True)
+        return bulk_done
 
     def _completion(self, epoch):
         def done(ok):

@@ -14,6 +14,11 @@ the block under programming only the first k bytes.
 
 Every request is checked against the card's size: one past the end is a violation
 (`outside_writes` / `outside_reads`) and fails without touching the image.
+
+A bulk read (submit_bulk, sparse images only: sim/fastscan.py) stands for the run of
+background reads a scan makes over never-written blocks, timed read by read as they would
+be; any request submitted meanwhile ends it after the read under way, as it would have
+gone ahead of the next one, and its completion says how many blocks it covered.
 """
 from collections import deque
 
@@ -41,7 +46,8 @@ class Card:
         self.busy_ms = busy_ms
         self._fg = deque()
         self._bg = deque()
-        self._cur = None  # [kind, block, n, buf, done, started_at]
+        self._cur = None  # [kind, block, n, buf, done, started_at]; a bulk read: see _bulk
+        self._bulk = None  # the bulk read under way: [ends of its reads, token]
         self._epoch = 0  # bumped at power loss: completions scheduled before it are void
         self.fail_writes = 0  # errors left in the current burst, and when it ends
         self.fail_reads = 0
@@ -68,6 +74,60 @@ class Card:
         (self._fg if fg else self._bg).append([kind, block, n, buf, done, 0.0])
         if self._cur is None:
             self._start_next()
+        elif self._bulk is not None:
+            self._cut_bulk()
+
+    def submit_bulk(self, block, n, chunk, done, until=None):
+        """Background reads of [block, block + n), `chunk` blocks each, into no buffer:
+        done(k) at the end, k the blocks covered that were never written (0: a block was
+        written, or reads failed meanwhile; the caller reads them again as usual). With
+        until, the bulk ends with the first read whose end time t makes until(t) true."""
+        if block < 0 or block + n > self.blocks or not hasattr(self.data, "untouched_run"):
+            raise ValueError("bulk read of %d+%d: not a never-written span of a sparse card"
+                             % (block, n))
+        self._bg.append(["b", block, n, (chunk, until), done, 0.0])
+        if self._cur is None:
+            self._start_next()
+
+    def _start_bulk(self, req):
+        _, block, n, (chunk, until), _, t = req
+        ends = []
+        pos = 0
+        while pos < n:  # one addition per read, as each read's completion would schedule
+            c = min(chunk, n - pos)
+            t = t + (self.read_ms + self.xfer_ms * c)
+            pos += c
+            ends.append((t, pos))
+            if until is not None and until(t):
+                break
+        self._bulk = [ends, 0]
+        self.world.at(ends[-1][0], self._finish_bulk, self._epoch, 0)
+
+    def _cut_bulk(self):
+        """A request came: the bulk ends with the read under way."""
+        ends, token = self._bulk
+        now = self.world.now
+        for i, (t, _) in enumerate(ends):
+            if t >= now:
+                break
+        if i + 1 < len(ends):
+            del ends[i + 1:]
+            self._bulk[1] = token + 1
+            self.world.at(ends[-1][0], self._finish_bulk, self._epoch, token + 1)
+
+    def _finish_bulk(self, epoch, token):
+        if epoch != self._epoch or self._bulk is None or token != self._bulk[1]:
+            return
+        _, block, _, _, done, started = self._cur
+        k = self._bulk[0][-1][1]
+        self._cur = self._bulk = None
+        self.blocks_read += k
+        if self.data.untouched_run(block, block + k) < k or \
+                any(block <= b < block + k for b in self.bad) or \
+                self.fail_reads and self.reads_fail_until >= started:
+            k = 0
+        self._start_next()
+        done(k)
 
     def pending(self):
         return self._cur is not None or bool(self._fg) or bool(self._bg)
@@ -79,6 +139,11 @@ class Card:
         req = q.popleft()
         self._cur = req
         req[5] = self.world.now
+        if req[0] == "b":
+            self._start_bulk(req)
+            if self.on_start is not None:
+                self.on_start(self, "r", req[1], req[2])
+            return
         if req[0] == "r":
             dt = self.read_ms + self.xfer_ms * req[2]
             self.blocks_read += req[2]
@@ -139,7 +204,7 @@ class Card:
         cur = self._cur
         if cur is not None and cur[0] == "w" and 0 <= cur[1] and cur[1] + cur[2] <= self.blocks:
             torn = self._tear(cur, k)
-        self._cur = None
+        self._cur = self._bulk = None
         self._fg.clear()
         self._bg.clear()
         self._epoch += 1

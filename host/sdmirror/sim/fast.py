@@ -5,6 +5,7 @@
 - crc32 that knows the digest of a zero block: an unwritten block of a sparse card
   (sim/sparse.py) costs a comparison, not a CRC, and whole chunks go in one call
   (digest_blocks_into, as the firmware's viper engine offers).
+- scans of never-written spans of sparse cards at once (sim/fastscan.py).
 - COBS: mirror.cobs.encode_into/decode_into rewritten with slices instead of a Python
   loop per byte. Same outputs for every input, malformed ones included
   (tests/host/test_sim_models.py checks both against the firmware's functions).
@@ -18,6 +19,8 @@ import sdmirror.fwpath
 sdmirror.fwpath.install()
 
 from mirror import checksum, cobs  # noqa: E402
+
+from . import fastscan  # noqa: E402
 
 _MAX_RUN = 0xFF
 _installed = False
@@ -115,6 +118,7 @@ def install():
     checksum.register(Crc32())
     cobs.encode_into = encode_into
     cobs.decode_into = decode_into
+    fastscan.install()
     _installed = True
 
 
@@ -124,4 +128,5 @@ def uninstall():
     checksum.register(ORIGINAL["crc32"])
     cobs.encode_into = ORIGINAL["encode_into"]
     cobs.decode_into = ORIGINAL["decode_into"]
+    fastscan.uninstall()
     _installed = False

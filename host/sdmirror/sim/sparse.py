@@ -4,9 +4,11 @@ in proportion to what was written (the simulator and benchmarks run cards of 8-3
 Every block never written reads as zeros, as a new or erased SD card does. It behaves as
 the bytearray the card model otherwise holds, for what the models do with one: slices
 (block-aligned or not), single bytes, len(). Reading a run of unwritten blocks costs one
-join of shared zero blocks, and the simulator's checksum engines recognise zero blocks
-(sdmirror.sim.fast), so scanning an unwritten card is cheap too.
+join of shared zero blocks, and the image keeps, in order, every block ever written (with
+zeros too): a scan of a span none of them falls in is answered at once (sim/fastscan.py).
 """
+from sortedcontainers import SortedList
+
 BLOCK = 512
 ZERO = bytes(BLOCK)
 
@@ -17,6 +19,8 @@ class SparseImage:
             raise ValueError("a sparse image is whole blocks, not %d bytes" % nbytes)
         self._n = nbytes
         self.blocks = {}  # block -> bytes (512) of every block written with non-zeros
+        self.touched = SortedList()  # every block ever written, whatever with
+        self._touched = set()
 
     def __len__(self):
         return self._n
@@ -70,11 +74,21 @@ class SparseImage:
             pos += take
 
     def _store(self, b, data):
+        if b not in self._touched:
+            self._touched.add(b)
+            self.touched.add(b)
         data = bytes(data)
         if data == ZERO:
             self.blocks.pop(b, None)
         else:
             self.blocks[b] = data
+
+    def untouched_run(self, b, end):
+        """How many blocks from b on (at most end - b) were never written."""
+        i = self.touched.bisect_left(b)
+        if i < len(self.touched):
+            return min(self.touched[i], end) - b
+        return end - b
 
     def differing(self, other, nblocks):
         """Blocks below nblocks whose contents differ from another sparse image's."""

@@ -13,6 +13,10 @@ _DEFAULTS = {
     "degraded": "continue",    # sync, secondary unreachable: "continue" on this card alone
                                # (DRBD's default) or "refuse": wait, then fail the write
     "degraded_ms": 10000,      # degraded=refuse: how long a write waits for the secondary
+    "card_errors": 8,          # primary: requests to its card failing in a row before it is
+                               # detached (served from the secondary, detach.py); 0 = never.
+                               # Above the simulator's error bursts (3) plus a bad block's
+                               # heal tries (3): a bad sector alone does not detach a card
     "key": None,               # shared secret (bytes): authenticate every frame
     "window": 8,               # frames in flight on the link
     "frame_blocks": 8,         # data blocks per frame; payload size follows from it
@@ -67,6 +71,7 @@ _RANGES = {
     "dead_ms": (1, _T),
     "ack_delay_ms": (0, 60000),
     "degraded_ms": (1, _T),
+    "card_errors": (0, 1000),
 }
 _CHOICES = {"role": ROLES, "comparer": COMPARERS, "mode": MODES, "scan_mode": ("tree", "flat"),
             "framing": ("cobs", "length"), "degraded": ("continue", "refuse")}

@@ -2,9 +2,10 @@
 # card cannot give (error token, CRC16 mismatch after the driver's retries, timeout) is
 # read from the secondary's card, returned, and written back over the bad copy.
 #
-# PeerReads (primary): one request at a time (T_RREQ -> T_RDATA). Two users take turns:
+# PeerReads (primary): one request at a time (T_RREQ -> T_RDATA). Its users take turns:
 #   - the application's read (MirroredVolume.readblocks): start(), wait until done(),
-#     release(); the volume then rewrites its own card;
+#     release(); the volume then rewrites its own card (detached, every read is served
+#     so; detach.py also uses it, owner 3, to copy onto a card that returned);
 #   - background heals: a scan or resync read that failed queues its blocks; each is read
 #     again alone (which of the chunk's blocks failed?), fetched, and rewritten.
 # The application's read is only served from the secondary while the secondary is known
@@ -50,7 +51,8 @@ class PeerReads:
         self.node = node
         self.rid = 0
         self.state = IDLE
-        self.owner = 0  # 1: the application, 2: a background heal
+        self.owner = 0  # 1: the application, 2: a background heal, 3: detach.py's copy
+        self.wanted = False  # the application waits for the slot
         self._buf = None
         self._req = bytearray(P.RREQ_SIZE)
         self._unsent = False
@@ -109,6 +111,8 @@ class PeerReads:
             self.state = FAILED
         if self.owner == 2:
             self._heal_answer()
+        elif self.owner == 3:  # the copy onto a returned card (detach.py)
+            self.node.detached.answer(self.state == OK)
 
     def lost(self):
         """The session is gone: what was asked will not be answered."""
@@ -117,6 +121,9 @@ class PeerReads:
             if self.owner == 2:
                 self.state = IDLE  # the block stays queued: asked again when paired
                 self._hstep = _H_FREE
+            elif self.owner == 3:
+                self.state = IDLE
+                self.node.detached.lost()
             else:
                 self.state = FAILED
 
@@ -142,6 +149,9 @@ class PeerReads:
 
     def io_done(self, ok, what):
         node = self.node
+        if not self.queue:  # dropped meanwhile: the card was detached (detach.py)
+            self._hstep = _H_FREE
+            return
         b = self.queue[0]
         if what == _PROBE:
             if ok:  # this one reads: another block of the failed chunk was the bad one

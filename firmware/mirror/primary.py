@@ -54,7 +54,8 @@ class Primary(Node):
         self.counters.update({"writes_forwarded": 0, "writes_degraded": 0, "pull_ahead": 0,
                               "resyncs": 0, "degraded_acks": 0, "healed_reads": 0,
                               "healed_blocks": 0, "unreadable_both": 0, "degraded_refused": 0,
-                              "lost_blocks": 0, "actlog_records": 0,
+                              "lost_blocks": 0, "actlog_records": 0, "card_failures": 0,
+                              "detached_reads": 0, "detached_writes": 0, "copied_back": 0,
                               "unlogged_writes": 0})
         self.reads = PeerReads(self)  # blocks our card cannot read, from the secondary's
         # degraded=refuse: writes up to this token may not be on the secondary until a
@@ -63,6 +64,10 @@ class Primary(Node):
         self._lost_from = 0
         self._lost_dead = False  # a block was declared lost while they waited
         self._never = (0, 0)  # tokens that will never be durable (their data was lost)
+        # a card that has failed: a detach.Detached while the application is served from
+        # the secondary; None while the card is in use
+        self.detached = None
+        self._card_fails = 0  # requests to the card that failed in a row
 
     # -- boot and pairing ------------------------------------------------------------
     def _meta_loaded(self, ok):
@@ -230,7 +235,70 @@ class Primary(Node):
 
     def _flush_control(self):
         self.reads.flush()
-        self.reads.step()
+        if self.detached is None:
+            self.reads.step()
+        else:
+            self.detached.step()
+
+    # -- a card that has failed (detach.py) ----------------------------------------------
+    def io_done(self, ok, now):
+        Node.io_done(self, ok, now)
+        self.card_result(ok)
+
+    def card_result(self, ok):
+        """A request to our card (ours or the application's) completed or failed: after
+        cfg.card_errors failures in a row the card is taken out of use (detach())."""
+        if ok:
+            self._card_fails = 0
+            return
+        self._card_fails += 1
+        lim = self.cfg.card_errors
+        if lim and self._card_fails >= lim and self.detached is None and self.ready:
+            self.detach("%d card requests failed in a row" % self._card_fails)
+
+    def detach(self, why):
+        """Stop using our card; serve the application from the secondary (detach.py)."""
+        if self.detached is not None:
+            return
+        from mirror.detach import Detached  # rare: not resident in RAM until needed
+        if self.paired and (self._epochs or self._job is not None or self._jobs):
+            # a known state first: work under way read our card (its buffers may hold
+            # nothing valid); unconfirmed resync work goes back to the bitmap
+            self.session.restart(self.now, "card failed")
+        self._drop_jobs()
+        self.reads.queue = []  # heals would read our card: nothing to heal it onto
+        self.detached = Detached(self, why)
+        self.counters["card_failures"] += 1
+        self._event("card_failed", why)
+
+    def attach(self, card_blocks, now):
+        """The runtime re-initialised a card (console `attach`): copy what it lacks from
+        the secondary, then use it again. A one-line problem, or None."""
+        self.now = now
+        if self.detached is None:
+            return "the card is in use (not detached): nothing to attach"
+        problem = self.detached.attach(card_blocks)
+        self._flush_control()
+        return problem
+
+    def _attached(self):
+        """The copy onto the returned card is complete: it is in use again."""
+        d = self.detached
+        self.detached = None
+        self._card_fails = 0
+        self.counters["copied_back"] += d.copied
+        self._write_meta()  # its record: this generation, and what changed meanwhile
+        self._event("card_back", "%d blocks copied from the secondary (%s)" % (
+            d.copied, "another card: every block" if d.full else "the same card"))
+
+    def _write_meta(self):
+        if self.detached is not None:
+            return  # no card to write it on: written when a card is back (_attached)
+        Node._write_meta(self)
+
+    def never(self, token):
+        """This write will never be confirmed (its data reached no card for certain)."""
+        return self._never[0] < token <= self._never[1]
 
     def _paired_check(self):
         problem = self._pair_problem()
@@ -267,14 +335,21 @@ class Primary(Node):
 
     def on_lost(self, reason):
         bm = self.bitmap
-        for w in self._inflight:
-            bm.mark(w[1], w[2])
+        det = self.detached
+        if det is None:
+            for w in self._inflight:
+                bm.mark(w[1], w[2])
         waiting = len(self._inflight)
         self._inflight = []
         self._unsent = []
         self._stale = False
         self.reads.lost()
-        if self.cfg.degraded == "refuse":
+        if det is not None:
+            # writes made while detached are on no card of ours: the ones the secondary
+            # has not confirmed fail (the application is told), none is acknowledged
+            if self._next_wid - 1 > self.acked_wid:
+                self._never = (self.acked_wid, self._next_wid - 1)
+        elif self.cfg.degraded == "refuse":
             # they are on our card and in the bitmap, not on the secondary: durable only
             # once the resync after reconnecting has carried them
             self._lose_from_here(self._next_wid - 1)
@@ -309,6 +384,11 @@ class Primary(Node):
         if n < 1 or len(data) % 512 or block < 0 or block + n > self.nblocks:
             raise ValueError("write of %d bytes at block %d is outside the volume" %
                              (len(data), block))
+        det = self.detached
+        if det is not None:
+            if not self.paired:
+                raise OSError(5)  # detached, no secondary: the write would reach no card
+            det.wrote(block, n)  # our card lacks it: copied back when a card returns
         if self.lost:
             lost = self.lost
             found = False
@@ -318,7 +398,8 @@ class Primary(Node):
                     found = True
             if found:
                 self._write_meta()
-        self._forwarded(block, n)
+        if det is None:
+            self._forwarded(block, n)
         fb = self.cfg.frame_blocks
         frames = (n + fb - 1) // fb
         if not self.paired:
@@ -330,7 +411,7 @@ class Primary(Node):
             return self.acked_wid
         s = self.session
         if s.window - s.in_flight() < frames or len(self._inflight) + frames > self._inflight_max:
-            if self.cfg.mode == "sync":
+            if self.cfg.mode == "sync" or det is not None:
                 return -1
             self.bitmap.mark(block, n)  # pull ahead: the resync catches up later
             self._note_extent(block, n)
@@ -541,7 +622,7 @@ class Primary(Node):
         return t
 
     def _next_work(self):
-        if not self.paired or self.reads.queue:
+        if not self.paired or self.reads.queue or self.detached is not None:
             return None  # heals first: a job would only fail on those blocks again
         open_epochs = len(self._epochs)
         periodic_due = (self._next_scan is not None and self.now >= self._next_scan
@@ -790,5 +871,7 @@ class Primary(Node):
                   "region_blocks": self.bitmap.region_blocks, "syncing": self._syncing,
                   "acked_wid": self.acked_wid, "inflight": len(self._inflight),
                   "epochs": len(self._epochs), "promise": self.promise(),
-                  "heal_queue": len(self.reads.queue), "lost": list(self.lost)})
+                  "heal_queue": len(self.reads.queue), "lost": list(self.lost),
+                  "card": "ok" if self.detached is None else self.detached.describe(),
+                  "detached": self.detached is not None})
         return s

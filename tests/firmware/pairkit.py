@@ -18,11 +18,14 @@ class Side:
         self.events = []
         self.fail_writes = 0
         self.bad = set()  # blocks that fail reads until written (an ECC error)
+        self.dead = False  # the card answers nothing (pulled out, or failed)
         self.entropy = entropy
         self.node = cls(cfg, self.card.nblocks, self._emit, entropy)
         self.settings = {}  # the Config keywords (Pair sets them): switch() rebuilds from them
 
     def read_fails(self, block, buf):
+        if self.dead:
+            return True
         n = len(buf) // 512
         for b in self.bad:
             if block <= b < block + n:
@@ -37,6 +40,9 @@ class Side:
             self.card.readblocks(a, b)
             self.done.append(True)
         elif kind == A_WRITE:
+            if self.dead:
+                self.done.append(False)
+                return
             for i in range(len(b) // 512):
                 self.bad.discard(a + i)
             if self.fail_writes:
@@ -82,6 +88,8 @@ class Side:
         self.card.readblocks(block, buf)
 
     def local_write(self, block, buf):
+        if self.dead:
+            raise OSError(110)
         for i in range(len(buf) // 512):
             self.bad.discard(block + i)
         self.card.writeblocks(block, buf)

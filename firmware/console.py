@@ -22,6 +22,7 @@ HELP = {
     "promote": "secondary, primary gone: lead",
     "demote": "old primary: follow the new one",
     "settle --discard-this-side": "split: this side follows, its changes dropped",
+    "attach": "primary, card detached: use the card again (copied from the secondary)",
     "unlock": "allow inject until the next reset",
     "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH": "FAT filesystem on the volume",
 }
@@ -30,7 +31,7 @@ HELP = {
 # The commands (cmd_NAME below). A line's first word is looked up here before anything
 # else: MicroPython's getattr would raise on a name over ~250 characters (a qstr limit).
 COMMANDS = ("help", "version", "status", "stats", "scan", "bitmap", "read", "write", "inject",
-            "unlock", "promote", "demote", "settle", "fs")
+            "unlock", "promote", "demote", "settle", "attach", "fs")
 MAX_LINE = 2200  # the longest command: write N HEX of a whole block
 MAX_FS_BYTES = 1 << 24  # fs write: enough for any test file, bounded so one line ends
 
@@ -220,6 +221,10 @@ class Console:
     def cmd_settle(self, args):
         import rolecmds
         rolecmds.settle(self, args)
+
+    def cmd_attach(self, args):
+        import cardcmds  # rare: loaded when first used (RAM), as rolecmds.py
+        return cardcmds.attach(self, args)
 
     def cmd_fs(self, args):
         import diagcmds

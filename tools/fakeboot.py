@@ -66,7 +66,8 @@ if env("FAKE_MEASURE"):
         import json
         with open("sdmirror.json") as f:
             role = json.load(f).get("role")
-        for name in ("boardkit", "runtime", "console", "rolecmds", "diagcmds", "mirror.config",
+        for name in ("boardkit", "runtime", "console", "rolecmds", "cardcmds", "diagcmds",
+                     "mirror.config",
                      "mirror.volume",
                      "drivers.sdcard", "drivers.uartlink", "drivers.link",
                      "mirror.primary" if role == "primary" else "mirror.secondary"):

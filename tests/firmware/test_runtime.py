@@ -142,6 +142,39 @@ def test_console_fault_injection():
     assert not con.rt.link.enabled
 
 
+class _DeadCard(MemBlockDevice):
+    """A card that does not answer: init_card fails as drivers/sdcard.py's does."""
+
+    def init_card(self):
+        raise OSError(110, "no SD card")
+
+
+def test_console_attach_errors_are_one_line_and_change_nothing():
+    con, out = console("secondary")
+    con.command("attach")
+    con, out2 = console()
+    con.command("attach")  # the card is in use
+    node = con.rt.node
+    node.detach("test")
+    con.command("attach now")
+    real = con.rt.card
+    con.rt.card = _DeadCard(NBLOCKS + META_BLOCKS)
+    con.command("attach")
+    replies = out.replies() + out2.replies()
+    assert [r["cmd"] for r in replies] == ["attach"] * 4
+    for r in replies:
+        assert "error" in r and "\n" not in r["error"]
+    assert "for the primary" in replies[0]["error"]
+    assert "in use" in replies[1]["error"]
+    assert "usage" in replies[2]["error"]
+    assert "still does not answer (no SD card)" in replies[3]["error"]
+    assert node.detached is not None and node.status()["card"].startswith("failed")
+    con.rt.card = real  # answers again: attached (the copy waits for the secondary)
+    con.command("attach")
+    r = out2.replies()[-1]
+    assert r["ok"] and r["card"].startswith("returned: copying the blocks written")
+
+
 def test_the_loop_reports_an_exception_and_goes_on():
     # Runtime.run caught only MemoryError: one exception out of a pass stopped the board
     con, out = console()

@@ -137,6 +137,7 @@ def test_monitor_once(pair, run_cli):
     assert status == 0, err
     assert out.index("primary") < out.index("secondary")
     assert "bitmap" in out and "regions dirty" in out and "errors" in out
+    assert "card" in out and "in use" in out and "promise" in out  # issue 12's state
     assert "emulated link (eth)" in out
     status, _, err = run_cli("monitor", urls["primary"], urls["primary"], "--once")
     assert status == 1 and "two boards of a pair" in err

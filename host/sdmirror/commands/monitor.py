@@ -1,6 +1,8 @@
 """`sdmirror monitor PORT PORT`: a live view of both boards of a pair — link state,
 generation, a strip of the primary's dirty bitmap, resync and scan progress bars with rate
-and ETA, and the error counters. For an emulated pair it adds the emulator's own count of
+and ETA, the error counters, and a mirror in trouble: the primary's card (in use, or failed
+and detached: served from the secondary), the sync promise in force, reads healed, blocks
+lost, a refusal. For an emulated pair it adds the emulator's own count of
 the bytes that crossed the link. Ctrl-C quits.
 """
 import time
@@ -130,6 +132,32 @@ def scan_active(st):
     return bool((st.get("scan") or {}).get("active"))
 
 
+def trouble_rows(st):
+    """(label, Text) rows of issue 12's state: the card, the promise, heals, lost blocks,
+    a refusal. Empty lines are left out, except the card and promise of a primary."""
+    rows = []
+    c = st.get("counters") or {}
+    if st.get("role") == "primary":
+        card = st.get("card") or "ok"
+        rows.append(("card", Text("in use" if card == "ok" else card,
+                                  style="green" if card == "ok" else "bold red")))
+        if st.get("promise"):
+            rows.append(("promise", Text(st["promise"])))
+        heals = c.get("healed_reads", 0) + c.get("healed_blocks", 0)
+        if heals or c.get("detached_reads") or c.get("detached_writes"):
+            rows.append(("healed", Text(
+                "%d reads healed, %d blocks in the background; detached: %d reads, %d writes "
+                "served by the secondary" % (c.get("healed_reads", 0), c.get("healed_blocks", 0),
+                                             c.get("detached_reads", 0),
+                                             c.get("detached_writes", 0)), style="yellow")))
+        if st.get("lost") or c.get("lost_blocks"):
+            rows.append(("lost", Text("%d blocks lost so far; reads fail until written: %s" % (
+                c.get("lost_blocks", 0), st.get("lost") or "none now"), style="bold red")))
+    if st.get("refusal"):
+        rows.append(("refused", Text(st["refusal"], style="bold red")))
+    return rows
+
+
 def render_board(v):
     st = v.status
     if st is None:
@@ -143,6 +171,8 @@ def render_board(v):
                                        ("   generation %s" % st.get("generation"), "dim")))
     if v.error:
         grid.add_row("console", Text("no answer (showing the last status)", style="red"))
+    for label, text in trouble_rows(st):
+        grid.add_row(label, text)
     if role == "primary":
         bm = v.bitmap or {}
         strip = Text()

@@ -13,7 +13,7 @@ the sdmirror firmware does, or runs firmware of another version than these host 
 
 # counters worth a line of their own when non-zero: they mean trouble
 ERROR_COUNTERS = ("mismatches", "io_errors", "refused", "dropped_writes", "unreadable_both",
-                  "lost_blocks", "degraded_refused")
+                  "lost_blocks", "degraded_refused", "card_failures")
 ERROR_LINK = ("retransmits", "bad_crc", "bad_auth", "malformed", "timeouts", "gap_in")
 
 
@@ -63,6 +63,9 @@ def lines(st):
             "valid" if st.get("bitmap_valid") else "LOST: the next resync is a full scan")))
         out.append(("syncing", "%s (epochs %s, writes in flight %s)" % (
             "yes" if st.get("syncing") else "no", st.get("epochs"), st.get("inflight"))))
+        if st.get("card"):
+            out.append(("card", "in use" if st["card"] == "ok" else st["card"] +
+                        " (sdmirror console PORT, then: attach)"))
         if st.get("promise"):
             out.append(("promise", st["promise"]))
         c = st.get("counters") or {}

@@ -1,0 +1,65 @@
+"""A card that has failed, on the emulated pair running the real firmware (issue 12): the
+primary's card dies (inject card-dead), the primary detaches it and serves reads and writes
+from the secondary; the card answers again (inject card-back), `attach` copies what it
+lacks from the secondary and the cards are identical."""
+import time
+
+import pytest
+
+from emupair import NEEDS_VM, EmuPair, block_hex
+
+pytestmark = NEEDS_VM
+
+SETTINGS = {"dead_ms": 1500, "keepalive_ms": 500, "hello_ms": 200}
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    pair = EmuPair(tmp_path_factory.mktemp("emu"), mode="eth", image_size="4M",
+                   settings=SETTINGS)
+    try:
+        pair.wait_synced(60)
+        yield pair
+    finally:
+        pair.close()
+
+
+def _until(fn, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_a_dead_card_is_detached_served_from_the_secondary_then_attached(pair):
+    p = pair.p
+    assert p.checked("write 60 %s" % block_hex(60))["ok"]
+    pair.wait_synced()
+    assert p.checked("inject card-dead")["ok"]
+    failed = 0
+    for _ in range(20):  # writes fail until card_errors requests failed in a row
+        r = p.command("write 61 %s" % block_hex(61))
+        if r.get("ok"):
+            break
+        assert "write failed" in r["error"]
+        failed += 1
+    st = p.status()
+    assert st["detached"] and st["card"].startswith("failed (detached)"), st["card"]
+    assert 1 <= failed < 8 and st["counters"]["card_failures"] == 1
+    assert p.checked("read 61")["hex"] == block_hex(61)  # from the secondary's card
+    assert p.checked("read 60")["hex"] == block_hex(60)
+    assert p.checked("write 62 %s" % block_hex(62))["ok"]
+    assert "card_failed" in [e.get("event") for e in p.events]
+    assert p.checked("inject card-back")["ok"]
+    r = p.checked("attach")
+    assert r["ok"] and r["card"].startswith("returned"), r
+    _until(lambda: p.status()["card"] == "ok", 60, "the copy onto the returned card")
+    pair.wait_synced()
+    assert pair.differing() == []
+    st = p.status()
+    assert not st["detached"] and st["counters"]["copied_back"] > 0
+    assert p.checked("read 62")["hex"] == block_hex(62)  # from our card again
+    assert st["counters"]["detached_reads"] == 2

@@ -75,6 +75,14 @@ def test_a_secondary_card_that_lies_about_writes_fails_the_sync_acknowledgement_
     # sync-mode acknowledgement is then a lie, and the check at acknowledgement time says so
     fast.install()
     sc = Scenario(first_seed(lambda p: p["cfg"]["mode"] == "sync" and p["profile"] == "none"))
+    lie_on_writes(sc)
+    res = sc.run()
+    assert "lost_acked_writes" in res["failures"]
+    assert any("acknowledged durable" in d for d in res["details"]["lost_acked_writes"])
+
+
+def lie_on_writes(sc):
+    """The secondary's card reports its writes done and keeps the old data."""
     card = sc.scard
     real = card.submit
 
@@ -83,9 +91,74 @@ def test_a_secondary_card_that_lies_about_writes_fails_the_sync_acknowledgement_
             buf = bytes(card.data[block * BLOCK:block * BLOCK + len(buf)])  # keeps the old
         real(kind, block, buf, done, fg)
     card.submit = lying_submit
+
+
+def test_what_the_secondary_confirmed_is_checked_on_its_card_when_the_primary_dies():
+    # async mode (no acknowledgement check), a primary power cut: the writes the secondary
+    # confirmed with T_WACK must be on its card at that moment; a lying card is caught then
+    fast.install()
+    sc = Scenario(0)
+    assert sc.params["cfg"]["mode"] == "async" and any(k == "power_p" for _, k, _ in sc.plan)
+    assert sc.run()["ok"]
+    sc = Scenario(0)
+    lie_on_writes(sc)
     res = sc.run()
-    assert "lost_acked_writes" in res["failures"]
-    assert any("acknowledged durable" in d for d in res["details"]["lost_acked_writes"])
+    assert "lost_at_primary_death" in res["failures"], res["failures"]
+    assert "confirmed durable by the secondary" in res["details"]["lost_at_primary_death"][0]
+
+
+def test_a_read_of_data_nobody_wrote_is_reported():
+    # the primary's card returns a stale block to one application read (what a node that
+    # put old data back on its own card would cause): the read's check says so at once
+    fast.install()
+    sc = Scenario(SEED)
+    card = sc.pcard
+    real = card.submit
+    bad = []
+
+    def stale_read(kind, block, buf, done, fg=False):
+        if kind == "r" and fg and not bad:
+            bad.append(block)
+
+            def spoil(ok):
+                buf[:BLOCK] = bytes(BLOCK) if any(buf[:BLOCK]) else b"\xff" * BLOCK
+                done(ok)
+            return real(kind, block, buf, spoil, fg)
+        real(kind, block, buf, done, fg)
+    card.submit = stale_read
+    res = sc.run()
+    assert bad and res["failures"] == ["bad_reads"], res["failures"]
+    assert "block %d" % bad[0] in res["details"]["bad_reads"][0]
+
+
+def test_a_flip_on_the_primary_repaired_without_a_mismatch_event_is_reported(monkeypatch):
+    # seed 431: a flip on the primary's card while the pair was synced and its region clean;
+    # the periodic scan copies the primary's block over and reports it. A scan that did so
+    # silently (its event suppressed) is caught
+    fast.install()
+    sc = Scenario(431)
+    assert sc.run()["ok"] and sc.flips
+    from mirror.node import Node
+    real = Node._event
+    monkeypatch.setattr(Node, "_event", lambda self, name, detail=None:
+                        None if name == "mismatch" else real(self, name, detail))
+    res = Scenario(431).run()
+    assert res["failures"] == ["silent_repair"], res["failures"]
+    # and the copy went the way the design says: both cards hold the flipped block
+    sc = Scenario(431)
+    sc.run()
+    b = sc.flips[0][0]
+    assert sc.pcard.block(b) == sc.scard.block(b) == sc.oracle.expected_exact(b)
+
+
+def test_a_flip_on_the_primary_is_acknowledged_data_for_the_oracle():
+    sc = settled()
+    b = written_block(sc)
+    before = sc.pcard.block(b)
+    sc.pcard.flip(b, 5)
+    sc.oracle.flip(b, sc.pcard.block(b), sc.world.now)
+    assert before not in sc.oracle.acceptable(b, "local")  # the old contents are gone
+    assert "lost_acked_writes" in sc.check()["failures"]  # the secondary still holds them
 
 
 def test_writes_outside_the_card_are_reported():

@@ -10,7 +10,9 @@ MirroredVolume would (firmware/mirror/volume.py and firmware/runtime.py):
 - pauses between operations, sometimes long ones (when scans and resync get the card).
 
 Patterns: random blocks, sequential, or a hot spot of a few blocks. Every write is recorded
-in the oracle; a durable acknowledgement is checked at once against the secondary's card.
+in the oracle; a durable acknowledgement is checked at once against the secondary's card,
+and every read's data against what the oracle allows at that moment (`bad_reads`: the
+last write the application was told of, or one issued after it).
 """
 BLOCK = 512
 
@@ -69,7 +71,8 @@ class App:
         self.board.app_io()
         if rng.random() < self.read_ratio:
             self.counts["reads"] += 1
-            card.submit("r", block, bytearray(n * BLOCK), self._read_done(life), fg=True)
+            buf = bytearray(n * BLOCK)
+            card.submit("r", block, buf, self._read_done(life, block, buf), fg=True)
             return
         self._admit = (block, rng.randbytes(n * BLOCK), life)
         self._write()
@@ -104,12 +107,22 @@ class App:
         return b, n
 
     # -- completions ---------------------------------------------------------------------
-    def _read_done(self, life):
+    def _read_done(self, life, block, buf):
         def done(ok):
             if life == self._life:
+                if ok:
+                    self._check_read(block, buf)
                 self.board.app_io()
                 self._next()
         return done
+
+    def _check_read(self, block, buf):
+        for i in range(len(buf) // BLOCK):
+            b = block + i
+            if bytes(buf[i * BLOCK:(i + 1) * BLOCK]) not in self.oracle.acceptable(b, "local"):
+                self.world.violation("bad_reads", "a read of block %d returned data no "
+                                     "acknowledged write put there" % b)
+                return
 
     def _write_done(self, life, w, data):
         def done(ok):
@@ -165,7 +178,7 @@ class App:
             elif w.forwarded != fw:
                 w.forwarded = None
             op[2] += 1
-            op[3] = token
+            op[3] = w.token = token
 
     def _on_node(self, board):
         if self._forwarding:

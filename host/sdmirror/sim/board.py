@@ -31,6 +31,7 @@ class Board:
         self.node = None
         self.policy = IdlePolicy()
         self.listeners = []
+        self.mismatches = []  # (time, block) of every `mismatch` event the node reported
         self.boots = 0
         self._epoch = 0
         self._tick_at = None
@@ -104,6 +105,8 @@ class Board:
         elif kind == A_WRITE:
             self.card.submit("w", a, bytes(b), self._completion(self._epoch))
         elif kind == A_EVENT:
+            if a == "mismatch":
+                self.mismatches.append((self.world.now, b))  # (the campaign's silent_repair)
             self.world.log(self.name, a, "" if b is None else b)
 
     def _bulk_done(self, epoch):

@@ -129,6 +129,14 @@ class Card:
         self._start_next()
         done(k)
 
+    def writing(self, b):
+        """Whether a write covering block b is queued or under way."""
+        for r in ([self._cur] if self._cur is not None else []) + list(self._fg) + \
+                list(self._bg):
+            if r[0] == "w" and r[1] <= b < r[1] + r[2]:
+                return True
+        return False
+
     def pending(self):
         return self._cur is not None or bool(self._fg) or bool(self._bg)
 

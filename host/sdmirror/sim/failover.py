@@ -106,6 +106,7 @@ class HealingApp(App):
             if node.is_lost(block, n):
                 self._failed(block, "lost")
             elif ok:
+                self._check_read(block, buf)  # (App: bad_reads)
                 self._next()
             else:
                 self._heal_next(life, block, n, 0)

@@ -3,8 +3,10 @@
 A plan is a list of (time_ms, kind, params) applied during the active phase; every fault
 ends by then (the link is mended, boards are powered again), so the pair can settle.
 Profiles decide who may suffer: nobody, the link, the secondary, the primary, or all.
-Silent bit flips only hit the secondary, and only when a periodic scan is configured:
-the design repairs them by scanning; a flip on the primary is, by definition, data.
+Silent bit flips hit the secondary here, only when a periodic scan is configured: the
+design repairs them by scanning. Flips on the primary (flip_p) are drawn by the scenario
+(scenario.py explore_plan): the primary's card is the design's source of truth, so its
+flipped block is copied over, and the check is that a scan reported it.
 """
 PROFILES = ("none", "link", "secondary", "primary", "mixed")
 _KINDS = {
@@ -49,11 +51,13 @@ def make_plan(rng, profile, t_active, nblocks_s, scan_period):
 class Injector:
     """Applies a plan to the world's link and boards."""
 
-    def __init__(self, world, link, primary, secondary, on_primary_power=None):
+    def __init__(self, world, link, primary, secondary, on_primary_power=None,
+                 on_primary_flip=None):
         self.world = world
         self.link = link
         self.boards = {"p": primary, "s": secondary}
-        self.on_primary_power = on_primary_power
+        self.on_primary_power = on_primary_power  # called just before the primary dies
+        self.on_primary_flip = on_primary_flip  # flip_p: (block, bit) -> the flip was made
         self.primary_faulted = False
         self._cuts = 0
         self._resets = 0
@@ -104,6 +108,8 @@ class Injector:
                 board.card.error_burst(params["count"], 0, params["ms"])
             elif kind == "flip_s":
                 board.card.flip(params["block"], params["bit"])
+            elif kind == "flip_p":
+                self.on_primary_flip(params["block"], params["bit"])
 
     def _malformed(self, params):
         """A message of any type and payload, sent by a board's own session: CRC-valid,

@@ -7,13 +7,19 @@ mode). Acceptable final contents of a block: the last acknowledged version, or a
 issued after it (not acknowledged, so it may or may not have landed), including the torn
 variants a power loss left on the primary's card. Before any acknowledgement, the initial
 contents are acceptable too.
+
+A silent bit flip on the primary's card (flip()) is a version of its own, acknowledged at
+once: the design copies the primary's card to the secondary, so the flipped contents (or a
+later write) are what both cards must end with; the campaign checks besides that a scan
+reported it (scenario.py, `silent_repair`).
 """
 
 BLOCK = 512
 
 
 class Write:
-    __slots__ = ("id", "block", "n", "issued_at", "local", "durable", "forwarded", "failed")
+    __slots__ = ("id", "block", "n", "issued_at", "local", "durable", "forwarded", "failed",
+                 "token")
 
     def __init__(self, wid, block, n, now):
         self.id = wid
@@ -24,6 +30,7 @@ class Write:
         self.durable = False  # sync mode: the controller said the secondary holds it
         self.forwarded = None  # (node, session number) it was sent to a paired secondary in
         self.failed = False  # the primary's card reported an error
+        self.token = None  # the controller's token of its last piece (app_write())
 
 
 class Oracle:
@@ -39,6 +46,20 @@ class Oracle:
         for i in range(w.n):
             self._versions[block + i].append((w, bytes(data[i * BLOCK:(i + 1) * BLOCK]), []))
         return w
+
+    def flip(self, block, data, now):
+        """The primary's card silently changed `block` to `data` (a bit flip)."""
+        w = Write(0, block, 1, now)
+        w.local = w.durable = True
+        self._versions[block].append((w, bytes(data), []))
+
+    def written_since(self, first, last, t):
+        """Whether the application issued a write into blocks [first, last] at or after t."""
+        for b in range(first, min(last, self.nblocks - 1) + 1):
+            for w, _, _ in self._versions[b]:
+                if w.id and w.issued_at >= t:
+                    return True
+        return False
 
     def torn(self, block, new_data, result):
         """The primary's card was cut while programming `new_data` into `block`."""

@@ -10,7 +10,16 @@ Checks (each a failure category of the campaign):
 - primary_changed: the primary suffered no fault, yet a block of its volume differs from
   what the application wrote there;
 - unsettled: the pair never got back to paired, synced and idle (liveness);
-- spin: a node's background work never yielded.
+- spin: a node's background work never yielded;
+- bad_reads: an application read returned data no acknowledged (or later) write put
+  there (app.py);
+- lost_at_primary_death: at the moment the primary dies (power loss), a write it had
+  forwarded in the session still up and that the secondary confirmed durable (T_WACK:
+  what sync mode acknowledges, and what async mode's primary counts as on the secondary)
+  is not on the secondary's card;
+- silent_repair: a silent bit flip on the primary's card, in a region that was clean and
+  that no resync took since, was copied to the secondary (the design's direction: the
+  primary's card is the truth) without a scan reporting a `mismatch` for that block.
 """
 import random
 
@@ -33,7 +42,8 @@ from .oracle import Oracle  # noqa: E402
 from .world import Runaway, World  # noqa: E402
 
 ALGS = ("crc32", "md5", "sha1", "sha256", "crc32-mpeg2")
-CHECKS = ("diverged", "lost_acked_writes", "outside_writes", "primary_changed", "unsettled")
+CHECKS = ("diverged", "lost_acked_writes", "outside_writes", "primary_changed", "unsettled",
+          "bad_reads", "lost_at_primary_death", "silent_repair")
 _PROBE_MS = 250
 
 
@@ -98,6 +108,14 @@ def explore_plan(seed, params, plan):
         side = x.choice("ps") if params["profile"] == "mixed" else params["profile"][0]
         plan.append((x.uniform(0, t_active * 0.8), "boot_read_error_" + side,
                      {"ms": x.uniform(1, 3000), "count": x.randint(1, 2)}))
+    # silent corruption on the primary's card (its own source: the draws above stay)
+    c = random.Random("explore-c-%d" % seed)
+    if params["cfg"]["scan_period_ms"] and params["profile"] in ("primary", "mixed") and \
+            c.random() < 0.5:
+        for _ in range(c.randint(1, 2)):
+            plan.append((c.uniform(0, t_active * 0.9), "flip_p",
+                         {"block": c.randrange(params["volume_blocks"]),
+                          "bit": c.randrange(BLOCK * 8)}))
     plan.sort(key=lambda f: f[0])
 
 
@@ -153,7 +171,10 @@ class Scenario:
         self.app = App(w, self.primary, self.oracle, self.scard, p["cfg"]["mode"], a["pattern"],
                        a["max_blocks"], a["gap_ms"], p["t_active"])
         self.injector = Injector(w, self.link, self.primary, self.secondary,
-                                 on_primary_power=self.app.power_lost)
+                                 on_primary_power=self._primary_dies,
+                                 on_primary_flip=self._flip_primary)
+        self.s_torn = {}  # volume block of the secondary's card -> time a power cut tore it
+        self.flips = []  # silent flips on the primary's card: see _flip_primary
         if plan is None:
             plan = make_plan(rng, p["profile"], p["t_active"], s_blocks,
                              p["cfg"]["scan_period_ms"])
@@ -167,6 +188,58 @@ class Scenario:
             self.torn_meta.append(card.name)
         elif card is self.pcard:
             self.oracle.torn(block, new, result)
+        else:
+            self.s_torn[block] = self.world.now
+
+    # -- what happens at the moment of a fault ------------------------------------------
+    def _primary_dies(self):
+        """Just before the primary loses power: every write it forwarded in the session
+        still up and knows durable on the secondary is on the secondary's card (or a later
+        write of the block is, or a fault of the secondary's card since explains it)."""
+        node = self.primary.node
+        if node is not None and node.paired:
+            sess = node.session.stats["sessions"]
+            card = self.scard
+            for w in self.oracle.writes:
+                fw = w.forwarded
+                if fw is None or fw[0] is not node or fw[1] != sess or \
+                        w.token is None or not node.durable(w.token):
+                    continue
+                for b in range(w.block, w.block + w.n):
+                    if card.flipped.get(b, -1) >= w.issued_at or \
+                            self.s_torn.get(b, -1) >= w.issued_at:
+                        continue
+                    if card.block(b) not in self.oracle.newer_or_same(w, b):
+                        self.world.violation(
+                            "lost_at_primary_death", "write #%d (block %d) confirmed durable "
+                            "by the secondary is not on its card when the primary dies" %
+                            (w.id, b))
+                        break
+        self.app.power_lost()
+
+    def _flip_primary(self, block, bit):
+        """A silent bit flip on the primary's card (not into a write under way: that write
+        would land over it). Whether only a scan can find it: the pair paired, synced, the
+        block's region clean; _check_flips() looks again at the end."""
+        card = self.pcard
+        if card.writing(block):
+            return
+        card.flip(block, bit)
+        self.oracle.flip(block, card.block(block), self.world.now)
+        p, s = self.primary.node, self.secondary.node
+        clean = p is not None and s is not None and p.paired and s.paired and \
+            p.bitmap.valid and not p._need_full and not p.busy()
+        if clean:
+            r = p.bitmap.region_of(block)
+            clean = not p.bitmap.is_dirty(r) and not p.pending.is_dirty(r)
+        if clean:
+            first, n = p.bitmap.region_range(p.bitmap.region_of(block))
+            self.flips.append((block, self.world.now, first, first + n - 1, self._lives()))
+
+    def _lives(self):
+        """What changes when a node restarts or its session does."""
+        p, s = self.primary.node, self.secondary.node
+        return (p, s, p and p.session.stats["sessions"], s and s.session.stats["sessions"])
 
     # -- running -----------------------------------------------------------------------
     def run(self):
@@ -243,9 +316,24 @@ class Scenario:
         if changed:
             w.violation("primary_changed", "primary blocks changed without a write: %s" %
                         _few(changed))
+        self._check_flips()
         if self.settled_at is None and not differ:
             w.violation("unsettled", "pair not paired/synced/idle at the end: " + self._state())
         return self.result()
+
+    def _check_flips(self):
+        """A flip only a scan could find (see _flip_primary), with the nodes and their
+        session as they were, and no write into its region since: a scan found it."""
+        lives = self._lives()
+        for block, t, first, last, then in self.flips:
+            if then != lives or self.oracle.written_since(first, last, t):
+                continue  # a resync may have carried it: data, by the design
+            if self.pcard.block(block) != self.scard.block(block):
+                continue  # not copied: diverged says so
+            if not any(tm >= t and b == block for board in (self.primary, self.secondary)
+                       for tm, b in board.mismatches):
+                self.world.violation("silent_repair", "block %d flipped on the primary at "
+                                     "%.0f ms, copied with no scan reporting it" % (block, t))
 
     def _state(self):
         parts = []

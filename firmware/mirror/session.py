@@ -10,7 +10,16 @@
 # Delivery: go-back-N sliding window, 16-bit sequence numbers, cumulative acks piggybacked on
 # every frame (a bare ACK when there is nothing to send), retransmission on an adaptive
 # timeout (SRTT/RTTVAR as in TCP, Karn's rule, exponential backoff), duplicates dropped.
-# The peer is declared gone after dead_ms of silence; keepalives keep an idle link alive.
+# Liveness: any frame is proof of life. A side sends a keepalive (a bare ACK) only when it
+# has sent nothing for keepalive_ms. A peer that owes us an acknowledgement (frames of ours
+# in flight) is declared gone after dead_ms of silence; an idle peer owes us its keepalive
+# by keepalive_ms, and once that is overdue we probe it (an ACK asking for an immediate
+# answer, a few times within dead_ms, so one lost keepalive does not end the session): it
+# is declared gone after keepalive_ms + dead_ms of silence. A peer owing us an ack is
+# probed too when silent for a quarter of dead_ms. Detecting a silent peer within
+# T needs a frame every T from each side, 2 x 25-27 bytes keyed: the default keepalive of
+# 30 s keeps an idle or long-scanning pair at <= 1.8 B/s (issue 9's goal: 2 B/s), and a
+# pair with writes in flight still notices a dead link within dead_ms (8 s).
 #
 # Replays within a session: the 16-bit numbers wrap every 65,536 frames (32 MiB of
 # single-block writes), and a frame recorded one lap earlier would then be taken for the
@@ -35,7 +44,7 @@ from mirror import auth
 from mirror.frames import TAG, FrameCodec
 
 T_HELLO = const(1)  # unsequenced, long-term key
-T_ACK = const(2)  # unsequenced, session key: ack / keepalive
+T_ACK = const(2)  # unsequenced, session key: ack / keepalive; seq 1: a probe, answer now
 VERSION = const(1)
 NONCE = const(16)
 
@@ -115,6 +124,7 @@ class Session:
                       "gap_in": 0, "hellos_out": 0, "timeouts": 0, "sessions": 0,
                       "challenges": 0, "keepalive_bytes": 0}
         self._keepalive = False  # the due ack is a keepalive (nothing else was sent)
+        self._probe = False  # the due ack asks the peer for an immediate answer
         self._reset_seq(0)
 
     # -- state -------------------------------------------------------------------------
@@ -136,6 +146,8 @@ class Session:
         self._ack_count = 0
         self._last_rx = now
         self._last_tx = now
+        self._owed = now  # since when the peer owes us an ack (frames of ours in flight)
+        self._probe_due = now
         self._hello_due = now
         if self._txt > self._txh:
             # a frame may be half-sent: a delimiter makes the peer drop just that one
@@ -151,6 +163,8 @@ class Session:
         older than the new epoch becomes 0, still older than any timeout here."""
         self._last_rx = max(self._last_rx - d, 0)
         self._last_tx = max(self._last_tx - d, 0)
+        self._owed = max(self._owed - d, 0)
+        self._probe_due = max(self._probe_due - d, 0)
         self._hello_due = max(self._hello_due - d, 0)
         if self._ack_due >= 0:  # -1: no acknowledgement due
             self._ack_due = max(self._ack_due - d, 0)
@@ -246,11 +260,15 @@ class Session:
             if now >= self._hello_due:
                 self._send_hello(now)
             return
-        if now - self._last_rx > self.cfg.dead_ms:
+        if now > self._dead_at():
             self.stats["timeouts"] += 1
             self._restart(now, "peer silent")
             self._send_hello(now)
             return
+        if now >= self._probe_at():
+            self._probe_due = now + max(self.cfg.rto_min_ms, self.cfg.dead_ms // 4)
+            self._ack_due = now
+            self._keepalive = self._probe = True
         if self._txpos != self._base:
             slot = self._slot(self._base)
             if now - self._slot_time[slot] >= self._timeout():
@@ -269,13 +287,30 @@ class Session:
             return None
         if st == HANDSHAKE:
             return self._hello_due
-        t = self._last_rx + self.cfg.dead_ms + 1
+        t = self._dead_at() + 1
         if self._txpos != self._base:
             t = min(t, self._slot_time[self._slot(self._base)] + self._timeout())
+        t = min(t, self._probe_at())
         t = min(t, self._ack_due if self._ack_due >= 0 else self._last_tx + self.cfg.keepalive_ms)
         if self._challenge is not None:
             t = min(t, self._challenge_due)
         return t
+
+    def _dead_at(self):
+        """The last moment the peer may stay silent (see the top)."""
+        if self._txpos != self._base:  # it owes us an ack
+            return max(self._last_rx, self._owed) + self.cfg.dead_ms
+        return self._last_rx + self.cfg.keepalive_ms + self.cfg.dead_ms
+
+    def _probe_at(self):
+        """When to probe a silent peer: an idle one when its keepalive is one RTO late; one
+        that owes us an ack after a quarter of dead_ms (our retransmissions back off to
+        rto_max, and it has nothing of its own to send: the probe's answer carries its ack)."""
+        if self._txpos != self._base:
+            t = max(self._last_rx, self._owed) + self.cfg.dead_ms // 4
+        else:
+            t = self._last_rx + self.cfg.keepalive_ms + self.rto
+        return max(t, self._probe_due)
 
     # -- sending -----------------------------------------------------------------------
     def can_send(self):
@@ -293,6 +328,8 @@ class Session:
     def commit(self, ftype, n, now):
         """Send the payload written into begin()'s buffer (n bytes) as message ftype."""
         slot = self._nslot
+        if self._txpos == self._base:  # from now on the peer owes us an ack
+            self._owed = now
         self._slot_len[slot] = n
         self._slot_type[slot] = ftype
         self._slot_retx[slot] = 0
@@ -334,6 +371,7 @@ class Session:
         self._last_tx = now
         self._ack_due = -1
         self._ack_count = 0
+        self._probe = False
 
     def pump(self, now, acks=True):
         """Move window frames (and a due ack) into the transmit buffer as room allows."""
@@ -350,7 +388,7 @@ class Session:
                        memoryview(self._slots[slot])[:n], now)
             self._txpos = (self._txpos + 1) & 0xFFFF
         if acks and 0 <= self._ack_due <= now and self._room(codec.wire_size(0)):
-            self._emit(T_ACK, 0, b"", now)
+            self._emit(T_ACK, 1 if self._probe else 0, b"", now)
 
     def _timeout(self):
         """How long the oldest unacknowledged frame may wait. On a slow link (link_rate
@@ -486,6 +524,9 @@ class Session:
         self._last_rx = now
         self._on_ack(ack, now)
         if ftype == T_ACK:
+            if seq:  # a probe: answer at once (a plain ACK, never a probe: no ping-pong)
+                self._ack_due = now
+                self._keepalive = True
             return
         d = _seq_diff(seq, self._expect)
         if d == 0:

@@ -171,8 +171,8 @@ def test_replayed_frames_from_an_old_session_are_rejected():
 def test_silent_peer_is_declared_lost_and_the_session_recovers():
     link = Link()
     link.run(100, lambda: link.a.established and link.b.established)
-    link.cut = True
-    assert link.run(4000, lambda: link.ua.lost and link.ub.lost)
+    link.cut = True  # idle: keepalive_ms + dead_ms (38 s) of silence, 5 ms a step
+    assert link.run(9000, lambda: link.ua.lost and link.ub.lost)
     assert link.ua.lost[0] == "peer silent"
     link.cut = False
     assert link.run(4000, lambda: link.a.established and link.b.established)

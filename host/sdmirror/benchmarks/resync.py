@@ -35,7 +35,7 @@ def _pair_after_outage(writes, method, link="eth"):
     rig.boot()
     rig.run_until_synced()
     rig.cut()
-    rig.run_for(30)  # long enough for both sides to notice (dead_ms)
+    rig.run_until_unpaired()
     for block, data in writes:
         rig.write(block, data)
     if method == "flat_crc_list":

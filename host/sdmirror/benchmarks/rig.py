@@ -143,6 +143,11 @@ class Rig:
     def run_for(self, seconds):
         self.world.run_until(self.world.now + seconds * 1000.0)
 
+    def run_until_unpaired(self, limit_s=120):
+        """Run until both sides noticed a cut link (an idle pair: keepalive_ms + dead_ms)."""
+        p, s = self.primary, self.secondary
+        self.run_until(lambda: not p.node.paired and not s.node.paired, limit_s)
+
     def cut(self):
         self.link.set_cut(True)
 

@@ -84,7 +84,7 @@ def kept(blocks, profile, writes):
     rig.boot()
     rig.run_until_synced()
     rig.cut()
-    rig.run_for(30)
+    rig.run_until_unpaired()
     for b, data in writes:
         rig.write(b, data)
     rig.run_for(1)

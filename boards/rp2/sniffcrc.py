@@ -20,11 +20,17 @@
 # comes from MicroPython's rp2.DMA (ports/rp2/rp2_dma.c: config(read=, write=, count=,
 # ctrl=, trigger=), pack_ctrl(size=, inc_write=, sniff_en=...), active()).
 #
-# Not run on a chip: tested against a register-level model of the sniffer (tests/firmware/
-# test_sniffcrc.py, the model checked against crcmod). The result is read as two 16-bit
-# halves (machine.mem16): a 32-bit read would be a heap int on this 32-bit port for most
-# CRCs. Each engine checks itself on "123456789" when built and is not registered if the
-# hardware disagrees, so a board never computes wrong checksums with it.
+# Two drivers of the same register sequence: on the board the Thumb kernel of sniffk.py
+# (precompiled; about 40 instructions a block where this module's Python took 12,400), and
+# where it does not import (CPython, the VMs), _run below in Python, which the
+# register-level model of the sniffer tests (tests/firmware/test_sniffcrc.py, the model
+# checked against crcmod); the kernel's register writes are checked on a Cortex-M0 guest
+# (tools/bench/arm_sections.py). The Python path reads the result as two 16-bit halves
+# (machine.mem16): a 32-bit read would be a heap int on this 32-bit port for most CRCs.
+# Not run on a chip. Each engine checks itself on "123456789" when built and is not
+# registered if the hardware disagrees, so a board never computes wrong checksums with it.
+import array
+
 from micropython import const
 
 _DMA_BASE = const(0x50000000)
@@ -40,6 +46,8 @@ _CALC_CRC32R = const(1)
 _SEED = 0xFFFFFFFF
 _CHECK = {"crc32": b"\xcb\xf4\x39\x26", "crc32-mpeg2": b"\x03\x76\xe6\xe7"}
 _BLOCK = const(512)
+_SPINS = const(100000)  # polls of BUSY per transfer (a 512-byte one takes ~512 cycles)
+_STUCK = "the sniffer's DMA transfer did not finish"
 _user = [None]  # the engine that last programmed SNIFF_CTRL (two share the sniffer)
 
 
@@ -47,11 +55,12 @@ class SnifferCrc:
     """One sniffer-computed CRC (alg "crc32" or "crc32-mpeg2") on a claimed DMA channel.
 
     dma: an rp2.DMA; mem16, mem32: machine.mem16 / machine.mem32; chip: "rp2040" or
-    "rp2350"; addressof: uctypes.addressof (block addresses for the bulk digest)."""
+    "rp2350"; addressof: uctypes.addressof (block addresses for the bulk digest); kernel:
+    sniffk.run, or None to drive the registers from Python."""
 
     size = 4
 
-    def __init__(self, alg, dma, mem16, mem32, chip, addressof):
+    def __init__(self, alg, dma, mem16, mem32, chip, addressof, kernel=None):
         if alg not in _CHECK:
             raise ValueError("the sniffer computes crc32 or crc32-mpeg2, not %r" % (alg,))
         if chip not in _REGS:
@@ -79,6 +88,11 @@ class SnifferCrc:
         self._out_map = t
         self._rev = alg == "crc32"
         self._sink = bytearray(4)
+        self._k = kernel
+        # sniffk.run's control words (its header lists them)
+        self._ctx = array.array("I", (self._ctl, self._sniff, self._data, self._rd,
+                                      self._count_trig, ch + 0x10, self._busy << 16, _SEED,
+                                      0, 0, addressof(t) if self._rev else 0, _SPINS, 0))
         # rp2.DMA claims the channel and sets what is fixed for every transfer: bytes, read
         # address moving, write address fixed (the sink), unpaced (TREQ permanent, as
         # pack_ctrl's default), watched by the sniffer. Each block then writes just the
@@ -113,22 +127,44 @@ class SnifferCrc:
             out[off + 2] = lo >> 8
             out[off + 3] = lo & 0xFF
 
+    # The two entry points stay small: a MicroPython frame over 11 words (locals + stack)
+    # is heap-allocated on every call (py/objfun.c VM_MAX_STATE_ON_STACK).
     def digest_into(self, data, out, off=0):
         if off < 0 or off + 4 > len(out):
             raise ValueError("sniffer digest at %d does not fit %d bytes" % (off, len(out)))
-        if len(data):
-            self._run(self._addressof(data), len(data), out, off)
-        else:  # a zero-length transfer would not run: the CRC of nothing is the seed's
+        if not len(data):  # a zero-length transfer would not run: the CRC of nothing
             out[off:off + 4] = b"\x00\x00\x00\x00" if self.name == "crc32" else b"\xff\xff\xff\xff"
+            return
+        self._ctx[8] = len(data)
+        self._ctx[9] = off
+        self._ctx[12] = 1
+        if not self._k:
+            return self._py(data, out)
+        _user[0] = self  # the kernel writes SNIFF_CTRL on every call
+        if self._k(self._ctx, data, out):
+            raise OSError(_STUCK)
 
     def digest_blocks_into(self, data, nblocks, out, off):
         """The digest of each of nblocks 512-byte blocks of data, one after another."""
         if nblocks < 0 or off < 0 or off + 4 * nblocks > len(out) or nblocks * _BLOCK > len(data):
             raise ValueError("%d sniffer digests do not fit" % nblocks)
+        self._ctx[8] = _BLOCK
+        self._ctx[9] = off
+        self._ctx[12] = nblocks
+        if not self._k:
+            return self._py(data, out)
+        _user[0] = self
+        if self._k(self._ctx, data, out):
+            raise OSError(_STUCK)
+
+    def _py(self, data, out):
+        # the kernel's work in Python: ctx[12] transfers of ctx[8] bytes, into out[ctx[9]:]
+        c = self._ctx
         a = self._addressof(data)
-        for _ in range(nblocks):
-            self._run(a, _BLOCK, out, off)
-            a += _BLOCK
+        off = c[9]
+        for _ in range(c[12]):
+            self._run(a, c[8], out, off)
+            a += c[8]
             off += 4
 
     def check(self):
@@ -138,13 +174,23 @@ class SnifferCrc:
         return bytes(out) == _CHECK[self.name]
 
 
+def kernel():
+    """sniffk.run where it was precompiled for this core, else None (Python drives)."""
+    try:
+        from sniffk import run
+        return run
+    except Exception:  # CPython, a VM without the Thumb assembler: ImportError, SyntaxError
+        return None
+
+
 def build(chip, rp2, machine, uctypes):
     """The sniffer engines [crc32, crc32-mpeg2] sharing one DMA channel, each checked on
     this hardware; [] if the check fails."""
     dma = rp2.DMA()
     engines = []
     for alg in ("crc32", "crc32-mpeg2"):
-        eng = SnifferCrc(alg, dma, machine.mem16, machine.mem32, chip, uctypes.addressof)
+        eng = SnifferCrc(alg, dma, machine.mem16, machine.mem32, chip, uctypes.addressof,
+                         kernel())
         if eng.check():
             engines.append(eng)
     if not engines:

@@ -42,14 +42,23 @@ class SpanHasher:
     finish_into(out, off).
     """
 
+    # The scan's hot path allocates nothing per block, on any port: no memoryview slice
+    # (each is a heap object) and no call whose frame exceeds 11 words (locals + stack),
+    # which MicroPython heap-allocates on every call (py/objfun.c VM_MAX_STATE_ON_STACK;
+    # ports without MICROPY_ENABLE_PYSTACK, i.e. the boards): hence the small methods.
+
     def __init__(self, engine, max_span):
         self.engine = engine
         self.size = engine.size
+        self._bulk = getattr(engine, "digest_blocks_into", None)  # a native engine's
         levels = height_of(max_span) + 1
         self._buf = [bytearray(FANOUT * self.size) for _ in range(levels)]
         self._mv = [memoryview(b) for b in self._buf]
+        self._first = [m[:self.size] for m in self._mv]  # each level's first digest
         self._cnt = [0] * levels
         self._height = 0
+        self._src = None  # the buffer add_chunk last read, and a view of each of its blocks
+        self._views = []
 
     def begin(self, span):
         self._height = height_of(span)
@@ -65,34 +74,51 @@ class SpanHasher:
     def add_chunk(self, mv, n):
         """add() for n consecutive blocks of mv: the scan's hot loop, kept lean. An engine
         with digest_blocks_into (a native one) digests many blocks in one call."""
-        engine = self.engine
-        bulk = getattr(engine, "digest_blocks_into", None)
-        size = self.size
-        buf0 = self._buf[0]
-        cnt = self._cnt
-        height = self._height
-        off = 0
+        b = 0
         while n:
-            k = min(n, FANOUT - cnt[0]) if height else 1
-            if bulk is not None:
-                bulk(mv[off:off + k * 512], k, buf0, cnt[0] * size)
-            else:
-                for i in range(k):
-                    engine.digest_into(mv[off + i * 512:off + (i + 1) * 512], buf0,
-                                       (cnt[0] + i) * size)
-            off += k * 512
+            k = min(n, FANOUT - self._cnt[0]) if self._height else 1
+            self._digest(mv, b, k)
+            b += k
             n -= k
-            cnt[0] += k
-            h = 0
-            while h < height and cnt[h] == FANOUT:
-                self._carry(h)
-                h += 1
+            self._cnt[0] += k
+            if self._cnt[0] == FANOUT and self._height:
+                self._carry_up()
+
+    def _digest(self, mv, b, k):
+        # blocks b .. b + k - 1 of mv into level 0, from its next free slot on
+        at = self._cnt[0] * self.size
+        if self._bulk is None:
+            self._each(mv, b, k, at)
+        elif b == 0:
+            self._bulk(mv, k, self._buf[0], at)
+        else:  # a chunk that straddles two spans: one slice
+            self._bulk(mv[b * 512:], k, self._buf[0], at)
+
+    def _each(self, mv, b, k, at):
+        # an engine without digest_blocks_into: one call a block, on a view made once
+        if mv is not self._src:  # a new buffer (the scan's is always the same one)
+            self._views = self._views_of(mv)
+            self._src = mv
+        for i in range(b, b + k):
+            self.engine.digest_into(self._views[i], self._buf[0], at)
+            at += self.size
+
+    @staticmethod
+    def _views_of(mv):
+        m = memoryview(mv)  # live views, also of a bytearray (its slices copy)
+        return [m[i * 512:(i + 1) * 512] for i in range(len(m) // 512)]
+
+    def _carry_up(self):
+        h = 0
+        while h < self._height and self._cnt[h] == FANOUT:
+            self._carry(h)
+            h += 1
 
     def _carry(self, h):
         """Hash the children gathered at height h into the next slot of height h + 1."""
-        size = self.size
-        self.engine.digest_into(self._mv[h][:self._cnt[h] * size],
-                                self._buf[h + 1], self._cnt[h + 1] * size)
+        n = self._cnt[h]
+        self.engine.digest_into(self._buf[h] if n == FANOUT else self._mv[h][:n * self.size],
+                                self._buf[h + 1], self._cnt[h + 1] * self.size)
         self._cnt[h + 1] += 1
         self._cnt[h] = 0
 
@@ -103,4 +129,4 @@ class SpanHasher:
                 self._carry(h)
         if self._cnt[top] != 1:
             raise ValueError("span digest of an empty span")
-        out[off:off + self.size] = self._mv[top][:self.size]
+        out[off:off + self.size] = self._first[top]

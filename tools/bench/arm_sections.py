@@ -1,6 +1,7 @@
 # Runs ON the guest (see armqemu.py): the sections bench_arm.py reports. Each engine is
 # first checked against binascii / the software reference on odd lengths and unaligned
 # views, so a wrong-but-fast kernel fails the benchmark instead of winning it.
+import array
 import binascii
 import struct
 
@@ -22,17 +23,21 @@ from mirror import auth, cobs, fastcrc, thumbcrc  # noqa: E402
 from mirror.frames import TAG, FrameCodec  # noqa: E402
 from mirror.tree import SpanHasher  # noqa: E402
 import sniffcrc  # noqa: E402
+import sniffk  # noqa: E402,F401 (sniffcrc.kernel() finds it imported: __F is cleared below)
 import uctypes  # noqa: E402
 
 __F.clear()  # noqa: F821 (armqemu's module sources: imported now, give the heap back)
+for e in fastcrc.engines():  # as a board registers them, before its codecs pick crc32
+    checksum.register(e)
 gc.collect()
 # the frames' buffers first, while the heap is still in one piece
 PAY = memoryview(filled(8 * 512 + 8, 7))
 WIRE = bytearray(cobs.max_encoded_len(len(PAY)) + 64)
 DEC = bytearray(len(WIRE))
-
 BLK = filled(512 * 16)
 B = memoryview(BLK)[:512]
+KEY = b"k" * 32
+
 OUT = bytearray(128)
 REPS = 60
 
@@ -77,8 +82,6 @@ for kind, fn in crc16s:
 
 # The scan pass: the tree hasher over a 16-block chunk (what a background read hands it),
 # per block, with the engines the board registers, plus the SD driver's CRC16 per block.
-for e in fastcrc.engines():
-    checksum.register(e)
 eng = checksum.get("crc32")
 h = SpanHasher(eng, 1 << 16)
 CH = memoryview(BLK)
@@ -96,36 +99,49 @@ print('{"k": "scan:per_block", "insn": %d, "alloc": %d, "engine": "%s", "crc16":
          sdcrc.CRC16_IMPL))
 
 # The RP2040 DMA sniffer (boards/rp2/sniffcrc.py) has no emulator here, so its figure is
-# derived: the engine's own code runs on this core with machine.mem16/mem32 (C, as on the
-# rp2 port) aimed at a RAM stand-in for the sniffer registers, and a Python stand-in for
-# rp2.DMA (used once, at construction). The channel's registers are RAM too, so BUSY reads
-# 0 at once. The sniffer computes while the DMA moves the block (1 byte a cycle,
-# no CPU instructions); the CPU spins on active() meanwhile: at most 512 cycles, so at
-# most 512 instructions, added below.
+# derived: the engine's own code, with its precompiled Thumb kernel (sniffk.mpy), runs on
+# this core aimed at a RAM stand-in for the sniffer's and the channel's registers, and a
+# Python stand-in for rp2.DMA (used once, at construction). BUSY reads 0 at once. The
+# sniffer computes while the DMA moves the block (1 byte a cycle, no CPU instructions);
+# the CPU spins on BUSY meanwhile: at most 512 cycles, so at most 512 instructions, added
+# below. First the kernel's register writes are checked in that RAM.
 class _DmaStandIn:
     channel = 0
-
-    def __init__(self):
-        self._busy = False
 
     def pack_ctrl(self, **kw):
         return 0
 
     def config(self, read=None, write=None, count=None, ctrl=None, trigger=False):
-        self._busy = trigger
-
-    def active(self):
-        b = self._busy
-        self._busy = False
-        return b
+        pass
 
 
-_REGS = bytearray(64)  # RAM in place of the sniffer's and the channel's registers
+if sniffcrc.kernel() is None:
+    raise AssertionError("sniffk.mpy (precompiled Thumb) does not import on this guest")
+_REGS = array.array("I", bytes(32))  # SNIFF_CTRL, SNIFF_DATA, READ_ADDR, COUNT_TRIG, CTRL
 _a = uctypes.addressof(_REGS)
-sniffcrc._REGS["rp2040"] = (_a, _a + 4)
-sn = sniffcrc.SnifferCrc("crc32", _DmaStandIn(), machine.mem16, machine.mem32, "rp2040",
-                         uctypes.addressof)
-sn._rd, sn._count_trig, sn._ctrl_hi = _a + 8, _a + 12, _a + 18  # BUSY reads 0: no spin
+
+
+def sniffer(alg):
+    e = sniffcrc.SnifferCrc(alg, _DmaStandIn(), machine.mem16, machine.mem32, "rp2040",
+                            uctypes.addressof, sniffcrc.kernel())
+    for i, k in ((0, 0), (1, 2), (2, 3), (3, 4), (4, 5)):
+        e._ctx[k] = _a + 4 * i
+    return e
+
+
+for alg in ("crc32", "crc32-mpeg2"):
+    sn = sniffer(alg)
+    sn._ctx[7] = 0x1234 << 16 | 0x5678  # a seed that shows the result's byte order
+    o = bytearray(4 * 17)
+    sn.digest_blocks_into(BLK, 16, o, 4)
+    r = 0x12345678
+    if alg == "crc32":  # ~bitreverse32
+        r = sum(((0x12345678 >> i) & 1) << (31 - i) for i in range(32)) ^ 0xFFFFFFFF
+    want = bytes(4) + struct.pack(">I", r) * 16
+    regs = (_REGS[0], _REGS[2], _REGS[3])
+    if bytes(o) != want or regs != (sn._sniff, uctypes.addressof(BLK) + 15 * 512, 512):
+        raise AssertionError("sniffk %s: out %s, SNIFF_CTRL/READ_ADDR/COUNT %s" % (alg, o, regs))
+sn = sniffer("crc32")
 s1 = measure("sniffer:digest_into", lambda: sn.digest_into(B, OUT, 0), REPS)
 h2 = SpanHasher(sn, 1 << 16)
 
@@ -139,14 +155,16 @@ r2 = measure("sniffer:hash_16_blocks", scan_chunk_sniffer, REPS // 4)
 print('{"k": "scan:per_block_sniffer", "insn": %d, "alloc": %d, "spin_bound": 512}'
       % (r2["insn"] // 16 + 512 + c["insn"], r2["alloc"] // 16 + c["alloc"]))
 
+del sn, h2, engines, soft, v, e, ref  # the heap back for the codecs' 4 KiB buffers
 # Framing: one T_DATA-sized frame of 8 blocks (+ its 8-byte header), authenticated.
-KEY = b"k" * 32
 measure("frame:cobs_encode", lambda: cobs.encode_into(PAY, WIRE, 0), 3)
 n = cobs.encode_into(PAY, WIRE, 0)
 WMV = memoryview(WIRE)[:n]
 measure("frame:cobs_decode", lambda: cobs.decode_into(WMV, DEC), 3)
 measure("frame:hmac_sha256", lambda: auth.hmac_sha256(KEY, PAY), 3)
 for framing in ("cobs", "length"):
+    enc = dec = None
+    gc.collect()  # 4 KiB buffers in one piece each
     enc = FrameCodec(len(PAY), TAG, lambda t: KEY, framing)
     dec = FrameCodec(len(PAY), TAG, lambda t: KEY, framing)
     buf = WIRE

@@ -24,11 +24,11 @@ import tempfile
 import time
 
 MACHINES = {
-    # env var: (qemu machine, extra qemu args, label)
+    # env var: (qemu machine, extra qemu args, label, mpy-cross -march for its native code)
     "SDMIRROR_ARM_M0_FIRMWARE": ("microbit", ["-global", "nrf51-soc.flash-size=1048576",
                                               "-global", "nrf51-soc.sram-size=262144"],
-                                 "Cortex-M0 (ARMv6-M)"),
-    "SDMIRROR_ARM_FIRMWARE": ("mps2-an385", [], "Cortex-M3 (ARMv7-M)"),
+                                 "Cortex-M0 (ARMv6-M)", "armv6m"),
+    "SDMIRROR_ARM_FIRMWARE": ("mps2-an385", [], "Cortex-M3 (ARMv7-M)", "armv7m"),
 }
 
 _FS = r'''
@@ -132,17 +132,19 @@ class Guest:
         self.proc.wait()
 
 
-def firmware_files(root, modules, mpy_cross=None):
+def firmware_files(root, modules, mpy_cross=None, march=None):
     """{guest path: bytes} for repository files given as (repo path, guest path); with
     mpy_cross (a command list), compiled to .mpy as a board gets them (importing .mpy
-    needs no compiler RAM on the guest, so its heap is not fragmented by compiling)."""
+    needs no compiler RAM on the guest, so its heap is not fragmented by compiling), with
+    march (mpy-cross -march) their native code precompiled for the guest's core."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for src, dst in modules:
             path = os.path.join(root, src)
             if mpy_cross and src.startswith(("firmware/", "boards/")):
                 mpy = os.path.join(tmp, "m.mpy")
-                subprocess.run(mpy_cross + ["-o", mpy, "-s", dst, path], check=True)
+                arch = ["-march=" + march] if march else []
+                subprocess.run(mpy_cross + arch + ["-o", mpy, "-s", dst, path], check=True)
                 path, dst = mpy, dst[:-3] + ".mpy"
             with open(path, "rb") as f:
                 out[dst] = f.read()

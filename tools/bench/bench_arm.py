@@ -35,6 +35,7 @@ _MODULES = [("firmware/mirror/%s.py" % m, "mirror/%s.py" % m)
 _MODULES += [("firmware/drivers/__init__.py", "drivers/__init__.py"),
              ("firmware/drivers/sdcrc.py", "drivers/sdcrc.py"),
              ("boards/rp2/sniffcrc.py", "sniffcrc.py"),
+             ("boards/rp2/sniffk.py", "sniffk.py"),
              ("tools/bench/arm_probe.py", "arm_probe.py")]
 
 
@@ -44,11 +45,11 @@ def _mpy_cross():
     return mpy_cross_cmd()
 
 
-def measure(elf, machine, extra):
+def measure(elf, machine, extra, march):
     """{section: {"insn": n, "alloc": bytes, ...}} measured on one guest."""
     g = armqemu.Guest(elf, machine, extra)
     try:
-        g.put_files(armqemu.firmware_files(ROOT, _MODULES, _mpy_cross()))
+        g.put_files(armqemu.firmware_files(ROOT, _MODULES, _mpy_cross(), march))
         with open(os.path.join(HERE, "arm_sections.py")) as f:
             out = g.exec(f.read())
     finally:
@@ -73,9 +74,9 @@ def run():
                            "MicroPython qemu-port images (docs/benchmarks.md)"}
     flat, misses = {}, []
     for var, elf in found:
-        machine, extra, label = armqemu.MACHINES[var]
+        machine, extra, label, march = armqemu.MACHINES[var]
         arch = "m0" if "M0" in var else "m3"
-        res = measure(elf, machine, extra)
+        res = measure(elf, machine, extra, march)
         flat["%s:core" % arch] = label
         for k, rec in res.items():
             if "insn" in rec:

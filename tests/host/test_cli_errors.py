@@ -178,6 +178,8 @@ def test_bad_arguments(run_cli, argv, words):
      ["alg", "stm32f4", "hashlib.md5", "sha256"]),
     (("flash", "{port}", "--board", "pyboard", "--dry-run", "--set", "alg=sha1"),
      ["alg", "pyboard", "hashlib.sha1"]),
+    (("flash", "{port}", "--board", "rp2350", "--dry-run", "--frozen"),
+     ["no manifest.py", "without --frozen"]),
     (("inject", "{port}", "corrupt-block"), ["one value"]),
     (("inject", "{port}", "wire-drop", "lots"), ["number"]),
     (("monitor", "{port}", "{port}", "--interval", "0"), ["interval"]),
@@ -216,6 +218,17 @@ def test_flash_dry_run_of_a_frozen_board_lists_only_its_profile(run_cli, closed_
     assert status == 0, err
     # crc_hw.py is frozen too (its manifest): a copy on /flash would shadow the frozen one
     assert "board.mpy" in out and "crc_hw.mpy" not in out and "mirror/primary.mpy" not in out
+    assert "frozen into this board's MicroPython build" in out
+
+
+def test_flash_of_a_stock_pico_copies_the_firmware_or_only_the_profile_when_frozen(
+        run_cli, closed_port):
+    status, out, err = run_cli("flash", closed_port, "--board", "rp2040", "--dry-run")
+    assert status == 0, err  # a stock RPI_PICO build: the firmware goes as .mpy files
+    assert "mirror/primary.mpy" in out and "frozen into" not in out
+    status, out, err = run_cli("flash", closed_port, "--board", "rp2040", "--dry-run", "--frozen")
+    assert status == 0, err  # a build of boards/rp2040/manifest.py: no copy to shadow it
+    assert "board.mpy" in out and "mirror/primary.mpy" not in out and "runtime.mpy" not in out
     assert "frozen into this board's MicroPython build" in out
 
 

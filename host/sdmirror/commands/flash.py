@@ -27,6 +27,7 @@ EXAMPLE = """examples:
   sdmirror flash /dev/ttyUSB0 --board esp32 --role primary --peer 192.168.1.20:7070
   sdmirror flash socket://127.0.0.1:40287 --board emu --set scan_period_ms=60000
   sdmirror flash /dev/ttyACM0 --board stm32f4 --dry-run      # list the files, touch nothing
+  sdmirror flash /dev/ttyACM0 --board rp2040 --frozen   # a build of boards/rp2040/manifest.py
 
 Known boards: %s. Settings (--set) are those of firmware/mirror/config.py
 (alg, comparer, mode, window, region_blocks, scan_period_ms, ...)."""
@@ -43,6 +44,9 @@ def build_parser():
     p.add_argument("--dry-run", action="store_true",
                    help="list the files (and sdmirror.json) that would be copied; touch nothing")
     p.add_argument("--role", choices=("primary", "secondary"), help="this board's role")
+    p.add_argument("--frozen", action="store_true",
+                   help="the board runs a MicroPython build with the firmware frozen in "
+                        "(boards/NAME/manifest.py): copy only main.py and the profile")
     pairkey.add_arguments(p)
     p.add_argument("--peer", metavar="HOST[:PORT]",
                    help="TCP link boards (esp32): the secondary the primary connects to")
@@ -92,10 +96,11 @@ def board_config(args):
     return conf, save_to
 
 
-def file_list(board):
+def file_list(board, frozen=None):
     """(path on the board, source) for every file of the image."""
     try:
-        return [(firmware_image._target(dest), src) for src, dest in firmware_image.sources(board)]
+        return [(firmware_image._target(dest), src)
+                for src, dest in firmware_image.sources(board, frozen=frozen)]
     except firmware_image.ImageError as e:
         raise ToolError(str(e)) from None
 
@@ -173,7 +178,8 @@ def reboot(port, timeout):
 
 
 def _flash(args):
-    files = file_list(args.board)
+    frozen = True if args.frozen else None
+    files = file_list(args.board, frozen)
     conf, save_to = board_config(args)
     if args.dry_run:
         print("sdmirror %s for board %s -> %s (dry run: nothing copied)" % (
@@ -184,7 +190,7 @@ def _flash(args):
                                       "" if target.endswith(".py") else "  (mpy-cross)"))
         if conf is not None:
             print("  %-26s <- %s" % ("sdmirror.json", json.dumps(conf, sort_keys=True)))
-        if firmware_image.board_value(args.board, "FROZEN", False):
+        if frozen or firmware_image.board_value(args.board, "FROZEN", False):
             print("  (the firmware itself is frozen into this board's MicroPython build: "
                   "boards/%s/manifest.py)" % args.board)
         print("then: soft reset, wait for the firmware's boot event, check `version`")
@@ -197,7 +203,7 @@ def _flash(args):
             raise ToolError(str(e)) from None
     with tempfile.TemporaryDirectory(prefix="sdmirror-flash-") as tmp:
         try:
-            written = firmware_image.build(args.board, tmp)
+            written = firmware_image.build(args.board, tmp, frozen=frozen)
         except firmware_image.ImageError as e:
             raise ToolError(str(e)) from None
         if conf is not None:

@@ -636,9 +636,8 @@ class Node:
                     self.counters["rechecks"] += 1
                     yield from self._send_sumreq(tag, P.F_RECHECK, 1, ((s, 1),))
                 else:
-                    if self.scan is not None and tag == self.scan["tag"]:
-                        self.counters["mismatches"] += 1  # a scan found the copies apart
-                        self._event("mismatch", s)
+                    if self._is_scan(tag):
+                        self._mismatch(s)  # a scan found the copies apart
                     else:
                         self.counters["resync_blocks"] += 1  # a dirty region, as expected
                     leaves.append(s)
@@ -647,6 +646,15 @@ class Node:
         if leaves:
             yield from self._repair(tag, leaves)
         self._work_sub(tag, 1)
+
+    def _is_scan(self, tag):
+        """Does epoch `tag` belong to a scan (a difference it finds is a mismatch, which the
+        operator hears of, not a dirty region's expected change)?"""
+        return self.scan is not None and tag == self.scan["tag"]
+
+    def _mismatch(self, block):
+        self.counters["mismatches"] += 1
+        self._event("mismatch", block)
 
     def _request_children(self, tag, child, spans):
         """Job helper: ask for the children digests of each differing span."""

@@ -45,7 +45,7 @@ class Primary(Node):
         self._unsent = []
         self._stale = False  # an application write overtook them: read them again
         self._tag = 0
-        self._epochs = {}  # tag -> {"kind", "first", "last", "issued", "done"}
+        self._epochs = {}  # tag -> {"kind", "first", "last", "issued", "done", "flat"}
         self._need_full = True
         self._flat = False  # a flat scan (scan_mode "flat") is under way
         self._syncing = False
@@ -515,6 +515,14 @@ class Primary(Node):
             self._on_wack(wid)
         elif ftype == P.T_BREQ:
             if self.paired:
+                ep = self._epochs.get(p[0])
+                if ep is not None and ep["flat"]:
+                    # a flat scan runs as bitmap epochs, which the secondary cannot tell
+                    # from a resync's: the blocks it asks for are the scan's mismatches
+                    for pos in range(1, len(p) - P.ENTRY + 1, P.ENTRY):
+                        b, c = struct.unpack_from("<IH", p, pos)
+                        for i in range(c):
+                            self._mismatch(b + i)
                 self._enqueue(self._job_serve_blocks(bytes(p)))
         elif ftype == P.T_SYNCED:
             m = self.meta
@@ -686,7 +694,7 @@ class Primary(Node):
         self._tag = (tag + 1) & 0xFF
         self._work[tag] = 0
         self._epochs[tag] = {"kind": kind, "first": -1, "last": -1, "issued": False,
-                             "done": False}
+                             "done": False, "flat": self._flat}
         return tag
 
     def _close_epoch(self, tag):
@@ -712,6 +720,10 @@ class Primary(Node):
                 self._need_full = False
             self._event("scan_done", ep["kind"])
             self._schedule_scan()
+
+    def _is_scan(self, tag):
+        ep = self._epochs.get(tag)
+        return Node._is_scan(self, tag) or (ep is not None and ep["flat"])
 
     def _in_open_epoch(self, r):
         """A bitmap epoch still open spans region r: it may have taken r again (written

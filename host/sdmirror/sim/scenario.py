@@ -111,8 +111,8 @@ def explore_plan(seed, params, plan):
     # silent corruption on the primary's card (its own source: the draws above stay)
     c = random.Random("explore-c-%d" % seed)
     if params["cfg"]["scan_period_ms"] and params["profile"] in ("primary", "mixed") and \
-            c.random() < 0.5:
-        for _ in range(c.randint(1, 2)):
+            c.random() < 0.8:
+        for _ in range(c.randint(1, 3)):
             plan.append((c.uniform(0, t_active * 0.9), "flip_p",
                          {"block": c.randrange(params["volume_blocks"]),
                           "bit": c.randrange(BLOCK * 8)}))

@@ -68,8 +68,10 @@ pytest: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/sdmirror demo
 
+# make bench: every benchmark, cases over JOBS processes; QUICK=1: a subset for development
+JOBS ?= 2
 bench: $(STAMP)
-	$(BIN)/python tools/bench/run.py
+	$(BIN)/python tools/bench/run.py --jobs $(JOBS) $(if $(QUICK),--quick)
 
 # coverage-guided fuzzing of the nodes (keyed, unkeyed) and the console: make fuzz SECONDS=600
 SECONDS ?= 60

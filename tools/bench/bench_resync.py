@@ -3,10 +3,10 @@ latency under scans (the simulator; see host/sdmirror/benchmarks/resync.py)."""
 NAME = "resync"
 
 
-def run():
+def run(jobs=1, quick=False):
     from sdmirror.benchmarks import resync
     from sdmirror.commands.bench import table
-    res = resync.run()
+    res = resync.run(jobs=jobs, quick=quick)
     table(res)
     flat = {"coherent_link_bytes": res["coherent_link_bytes"],
             "diff100_link_bytes": res["diff100_link_bytes"],

@@ -4,10 +4,10 @@ The write p99 under scans for sparse writers is part of bench_resync."""
 NAME = "scale"
 
 
-def run():
+def run(jobs=1, quick=False):
     from sdmirror.benchmarks import scale
     from sdmirror.commands.bench import scale_table
-    res = scale.run()
+    res = scale.run(jobs=jobs, quick=quick, sizes=scale.SIZES[:1] if quick else scale.SIZES)
     scale_table(res)
     flat = {"cases": len(res["cases"]), "skipped": len(res["skipped"]),
             "goal_misses": len(res["misses"]), "meets_goals": not res["misses"], "full": res}

@@ -1,14 +1,17 @@
 """Run every benchmark in tools/bench/bench_*.py and report the results.
 
-    python tools/bench/run.py [NAME ...] [--json FILE]
+    python tools/bench/run.py [NAME ...] [--json FILE] [--jobs N] [--quick]
 
 A benchmark module exposes NAME (str) and run() -> dict of metric -> value. Results are
 printed as a table and as one JSON object {NAME: {metric: value}} (also written to FILE).
 A result with a non-zero "goal_misses" (or a benchmark that raises) makes the exit status 1.
+A run() that takes `jobs` (processes to spread its cases over) or `quick` (a subset for
+development: the smallest card, fewer samples; never the figures to record) gets them.
 """
 import argparse
 import glob
 import importlib.util
+import inspect
 import json
 import os
 import sys
@@ -36,7 +39,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help="run only benchmarks whose NAME contains one of these")
     ap.add_argument("--json", help="also write the combined JSON here")
+    ap.add_argument("--jobs", type=int, default=1, help="processes per benchmark (default 1)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a subset for development (make bench QUICK=1); not the figures to record")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error("--jobs must be at least 1, not %d" % args.jobs)
     console = Console()
     mods = [m for m in discover() if not args.names or any(n in m.NAME for n in args.names)]
     if not mods:
@@ -49,7 +57,9 @@ def main(argv=None):
     for mod in mods:
         console.print("running %s ..." % mod.NAME)
         try:
-            results[mod.NAME] = res = mod.run()
+            params = inspect.signature(mod.run).parameters
+            opts = {"jobs": args.jobs, "quick": args.quick}
+            results[mod.NAME] = res = mod.run(**{k: v for k, v in opts.items() if k in params})
         except Exception:
             console.print_exception()
             failed.append(mod.NAME)

@@ -7,7 +7,8 @@ import sys
 
 EXAMPLE = """examples:
   sdmirror bench resync --json > resync.json
-  sdmirror bench scale     # 64 MiB - 32 GiB, key on, three board profiles
+  sdmirror bench scale --jobs 2     # 64 MiB - 32 GiB, key on, three board profiles
+  sdmirror bench scale --quick      # 64 MiB only, no 4 KiB-bitmap baselines
 
 Takes a few minutes (every scenario runs a 64 MiB pair in virtual time). rsync baselines
 need rsync installed (apt-get install rsync); without it they are null (n/a in the table)
@@ -63,18 +64,21 @@ def scale_table(res):
     from rich.table import Table
     t = Table(title="resync at card sizes, key on (link bytes both ways, keepalives apart)")
     for col in ("size", "profile", "scenario", "link B", "ideal B", "x ideal", "no-bitmap B",
-                "keepalive B/s", "seconds", "log regions", "reads / 2x log", "time / full"):
+                "4 KiB-bitmap B", "keepalive B/s", "seconds", "log regions", "reads / 2x log",
+                "time / full"):
         t.add_column(col, justify="left" if col in ("size", "profile", "scenario") else "right")
 
     def f(v, fmt="{:,}"):
         return "-" if v is None else fmt.format(v)
     for c in res["cases"]:
-        t.add_row(c["size"], c["profile"], c["scenario"], f(c["link_bytes"]),
+        name = c["scenario"] + (" = " + c["changed"] if c.get("changed") else "")
+        t.add_row(c["size"], c["profile"], name, f(c["link_bytes"]),
                   f(c["ideal_bytes"] or None), f(c.get("ratio"), "{:.3f}"),
-                  f(c.get("no_bitmap_link_bytes")), f(c["keepalive_bytes_per_s"], "{:.1f}"),
+                  f(c.get("no_bitmap_link_bytes")), f(c.get("bitmap_4k_link_bytes")),
+                  f(c["keepalive_bytes_per_s"], "{:.1f}"),
                   f(c["seconds"], "{:.1f}"), f(c.get("log_regions")),
                   f(c.get("read_ratio"), "{:.3f}"), f(c.get("time_ratio"), "{:.4f}"))
-    console = Console(width=max(Console().width, 170))
+    console = Console(width=max(Console().width, 190))
     console.print(t)
     g = res["goals"]
     console.print("goals: coherent <= {:,} B, 100 differ <= {:,} B, kept <= {} x ideal and <= "
@@ -95,11 +99,20 @@ def main(argv):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", choices=["resync", "scale"], help="the benchmark to run")
     ap.add_argument("--json", action="store_true", help="print one JSON object, no table")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="scale: processes to spread the cases over (default 1)")
+    ap.add_argument("--quick", action="store_true", help="scale: 64 MiB only, no baselines")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error("--jobs must be at least 1, not %d" % args.jobs)
     from sdmirror.benchmarks import resync, scale
     mod, show = (resync, table) if args.name == "resync" else (scale, scale_table)
-    res = mod.run(progress=(lambda s: None) if args.json else
-                  (lambda s: print(s, file=sys.stderr)))
+    progress = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr))
+    if args.name == "scale":
+        res = scale.run(progress=progress, jobs=args.jobs, quick=args.quick,
+                        sizes=scale.SIZES[:1] if args.quick else scale.SIZES)
+    else:
+        res = mod.run(progress=progress)
     if args.json:
         print(json.dumps(res, indent=1, sort_keys=True))
     else:

@@ -20,7 +20,9 @@ background reads a scan makes over never-written blocks, timed read by read as t
 be; any request submitted meanwhile ends it after the read under way, as it would have
 gone ahead of the next one, and its completion says how many blocks it covered.
 """
+from bisect import bisect_left
 from collections import deque
+from itertools import accumulate, chain, repeat
 
 from .sparse import SparseImage
 
@@ -82,7 +84,8 @@ class Card:
         done(k) at the end, k the blocks covered that were never written (0: a block was
         written, or reads failed meanwhile; the caller reads them again as usual). With
         until, the bulk ends with the first read whose end time t makes until(t) true."""
-        if block < 0 or block + n > self.blocks or not hasattr(self.data, "untouched_run"):
+        if block < 0 or n < 1 or block + n > self.blocks or \
+                not hasattr(self.data, "untouched_run"):
             raise ValueError("bulk read of %d+%d: not a never-written span of a sparse card"
                              % (block, n))
         self._bg.append(["b", block, n, (chunk, until), done, 0.0])
@@ -91,35 +94,34 @@ class Card:
 
     def _start_bulk(self, req):
         _, block, n, (chunk, until), _, t = req
-        ends = []
-        pos = 0
-        while pos < n:  # one addition per read, as each read's completion would schedule
-            c = min(chunk, n - pos)
-            t = t + (self.read_ms + self.xfer_ms * c)
-            pos += c
-            ends.append((t, pos))
-            if until is not None and until(t):
-                break
-        self._bulk = [ends, 0]
-        self.world.at(ends[-1][0], self._finish_bulk, self._epoch, 0)
+        full, tail = divmod(n, chunk)
+        dts = repeat(self.read_ms + self.xfer_ms * chunk, full)
+        if tail:
+            dts = chain(dts, (self.read_ms + self.xfer_ms * tail,))
+        # each read's end, added one after the other as each completion would schedule the
+        # next read (a left fold, so the same floats as block by block)
+        ends = list(accumulate(dts, initial=t))
+        del ends[0]
+        if until is not None:
+            del ends[bisect_left(ends, True, key=until) + 1:]
+        self._bulk = [ends, 0, chunk, n]
+        self.world.at(ends[-1], self._finish_bulk, self._epoch, 0)
 
     def _cut_bulk(self):
         """A request came: the bulk ends with the read under way."""
-        ends, token = self._bulk
-        now = self.world.now
-        for i, (t, _) in enumerate(ends):
-            if t >= now:
-                break
+        ends, token = self._bulk[0], self._bulk[1]
+        i = bisect_left(ends, self.world.now)
         if i + 1 < len(ends):
             del ends[i + 1:]
             self._bulk[1] = token + 1
-            self.world.at(ends[-1][0], self._finish_bulk, self._epoch, token + 1)
+            self.world.at(ends[-1], self._finish_bulk, self._epoch, token + 1)
 
     def _finish_bulk(self, epoch, token):
         if epoch != self._epoch or self._bulk is None or token != self._bulk[1]:
             return
         _, block, _, _, done, started = self._cur
-        k = self._bulk[0][-1][1]
+        ends, _, chunk, n = self._bulk
+        k = min(len(ends) * chunk, n)
         self._cur = self._bulk = None
         self.blocks_read += k
         if self.data.untouched_run(block, block + k) < k or \

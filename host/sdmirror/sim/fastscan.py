@@ -23,6 +23,7 @@ from mirror import node as _node  # noqa: E402
 from mirror.tree import FANOUT  # noqa: E402
 
 ORIGINAL_FEED = _node.Node._feed
+_MAX_READS = 65536  # reads one bulk stands for (the card keeps each one's end time)
 _zeros = {}  # engine name -> [digest of a zero subtree of height h]
 
 
@@ -69,8 +70,9 @@ def _feed(self, b, end):
     while b < end:
         c = min(self._bg_chunk(), end - b)
         run = card.data.untouched_run(b, end)
-        if run < end - b:
-            run -= run % c  # the read holding a written block is made as usual
+        if run < end - b or run > _MAX_READS * c:
+            run = min(run - run % c, _MAX_READS * c)  # the read holding a written block
+            # is made as usual; a longer run takes more bulks, one after the other
         if run > c:
             until = None
             if c < self._chunk and not self._coherent():

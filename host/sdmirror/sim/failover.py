@@ -47,6 +47,7 @@ from .app import App  # noqa: E402
 from .board import Board  # noqa: E402
 from .card import BLOCK, Card  # noqa: E402
 from . import fast  # noqa: E402
+from .faults import power_on  # noqa: E402
 from .link import UART_BPS, Link  # noqa: E402
 from .oracle import Oracle  # noqa: E402
 from .world import Runaway, World  # noqa: E402
@@ -397,15 +398,7 @@ class FailoverScenario:
         if app is not None and app.board is board:
             app.power_lost()  # it resumes once the node is ready again (App._on_node)
         board.power_off()
-        w.after(ms, self._power_on, board)
-
-    def _power_on(self, board):
-        board.power_on()
-        if self.link.kind == "eth" and self.link.transport:
-            # a rebooted board opens a new TCP connection: the peer drops the old one
-            other = self.boards["A" if board is self.boards["B"] else "B"]
-            other.transport(False)
-            other.transport(True)
+        w.after(ms, power_on, self.link, board, self.boards["A" if name == "B" else "B"])
 
     def _retire_app(self, name):
         """The board is about to change role: its application is gone."""

@@ -48,6 +48,15 @@ def make_plan(rng, profile, t_active, nblocks_s, scan_period):
     return plan
 
 
+def power_on(link, board, other):
+    """Power returns to `board`; on Ethernet the rebooted board opens a new TCP connection,
+    and its peer (`other`) drops the old one."""
+    board.power_on()
+    if link.kind == "eth" and link.transport:
+        other.transport(False)
+        other.transport(True)
+
+
 class Injector:
     """Applies a plan to the world's link and boards."""
 
@@ -159,12 +168,7 @@ class Injector:
             self.power_cycle(board, off_ms)
 
     def _power_on(self, board):
-        board.power_on()
-        if self.link.kind == "eth" and self.link.transport:
-            # a rebooted board opens a new TCP connection: the peer drops the old one
-            other = self.boards["s" if board is self.boards["p"] else "p"]
-            other.transport(False)
-            other.transport(True)
+        power_on(self.link, board, self.boards["s" if board is self.boards["p"] else "p"])
 
     def _end_cut(self):
         self._cuts -= 1

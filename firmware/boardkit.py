@@ -61,11 +61,48 @@ def role(board, conf):
     return r
 
 
-def card(board, machine=None):
+CARD_FILE = "sdmirror.card"  # the card's size in blocks, as the last boot found it
+
+
+def card(board, machine=None, role=None):
+    """The SD card of the board (_sd_card). With role (the boot): a primary's card that
+    fails to initialise is a FailedCard of the size the last boot saw, so the controller
+    starts detached and serves from the secondary (mirror/detach.py); the size is kept
+    in CARD_FILE, written only when it changes (flash wear)."""
+    make = board.card if hasattr(board, "card") else lambda: _sd_card(board, machine)
+    if role is None:
+        return make()
+    try:
+        dev = make()
+    except OSError as e:
+        blocks = _saved_blocks()
+        if role != "primary" or not blocks:
+            raise OSError("SD card failed at boot (%s)%s: check the card" % (
+                e, "" if role != "primary" else
+                " and its size is not known (no boot with it saved one)"))
+        from failedcard import FailedCard  # rare: not resident in RAM until needed
+        return FailedCard(e, blocks, make)
+    blocks = dev.ioctl(4, 0)
+    if blocks != _saved_blocks():
+        try:
+            with open(CARD_FILE, "w") as f:
+                f.write(str(blocks))
+        except OSError:
+            pass  # a read-only filesystem: a card failing at boot will then be fatal
+    return dev
+
+
+def _saved_blocks():
+    try:
+        with open(CARD_FILE) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _sd_card(board, machine):
     """The SD card on the SPI bus of board.SPI: id, cs, baudrate, and sck/mosi/miso where
     the port lets a bus choose its pins ("soft": True: machine.SoftSPI on those pins)."""
-    if hasattr(board, "card"):
-        return board.card()
     from drivers.sdcard import SDCard
     if machine is None:
         import machine

@@ -50,7 +50,7 @@ def build(board, conf):
     gc.collect()
     boardkit.register_engines(board)  # before the node: it takes its engine at construction
     gc.collect()
-    card = boardkit.card(board)
+    card = boardkit.card(board, role=role)
     gc.collect()
     link = boardkit.link(board, dict(conf, role=link_role))
     gc.collect()

@@ -42,6 +42,8 @@ class Detached:
         self.written = DirtyBitmap(node.nblocks, rb)
         self.state = _WAITING
         self.full = False  # another card: every block is copied
+        self.boot = False  # detached since boot, the secondary's history not yet adopted
+        self.boot_card = False  # the card failed at boot: what it holds is unknown (full copy)
         self._reads = []
         self._meta2 = None
         self._piece = min(node.cfg.frame_blocks, node.cfg.chunk_blocks)
@@ -94,7 +96,7 @@ class Detached:
                 return
             # our card: the record of this generation. Anything else (blank, another
             # history) is a replaced card: it gets every block.
-            self.full = state != "ok" or m.gen != node.meta.gen
+            self.full = self.boot_card or state != "ok" or m.gen != node.meta.gen
             if self.full:
                 self.written.mark_all()
             node._event("card_probe", "another card: full copy" if self.full else

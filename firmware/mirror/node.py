@@ -226,7 +226,7 @@ class Node:
                     self._meta_tries += 1
                     self.start(now)
                 else:
-                    self._event("fatal", "metadata blocks unreadable: check the card")
+                    self._meta_unreadable()
                 return
             self.meta = m
             self._meta_loaded(state == "ok")
@@ -381,6 +381,10 @@ class Node:
 
     def _meta_written(self, ok):
         pass
+
+    def _meta_unreadable(self):
+        """Boot: every try to read the metadata blocks failed."""
+        self._event("fatal", "metadata blocks unreadable: check the card")
 
     def _bg_read_failed(self, block, count):
         pass

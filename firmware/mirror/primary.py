@@ -271,6 +271,38 @@ class Primary(Node):
         self.counters["card_failures"] += 1
         self._event("card_failed", why)
 
+    def _meta_unreadable(self):
+        """Boot, the card answers nothing: with card_errors set, start detached (served
+        from the secondary once it is known to hold a complete copy: _adopt)."""
+        if not self.cfg.card_errors:
+            Node._meta_unreadable(self)
+            return
+        self.meta.role = 1
+        self.ready = True
+        self.detach("the card failed at boot (its metadata blocks cannot be read)")
+        self.detached.boot = True
+        self.detached.boot_card = True
+        if getattr(self, "_transport", False):
+            self.session.open(self.now)
+
+    def _adopt(self):
+        """Detached since boot, our record unknown: take the secondary's history when it
+        holds a complete copy of it (what DRBD's diskless primary does with an UpToDate
+        peer); a problem (one line) when it does not."""
+        peer = self.peer
+        if not peer["flags"] & INFO_CONSISTENT:
+            return "this primary's card failed at boot and the secondary holds no complete " \
+                   "copy to serve from: repair or replace the card"
+        m = self.meta
+        m.gen = peer["gen"]
+        m.parent = peer["parent"]
+        m.flags = PEER_SYNCED
+        self.bitmap.clear_all()  # the secondary is the whole truth as of now
+        self._need_full = False
+        self.detached.boot = False
+        self._event("adopted", m.gen.hex())
+        return None
+
     def attach(self, card_blocks, now):
         """The runtime re-initialised a card (console `attach`): copy what it lacks from
         the secondary, then use it again. A one-line problem, or None."""
@@ -303,6 +335,8 @@ class Primary(Node):
     def _paired_check(self):
         problem = self._pair_problem()
         peer = self.peer
+        if problem is None and self.detached is not None and self.detached.boot:
+            problem = self._adopt()
         if problem is None and peer["nblocks"] < self.nblocks:
             problem = "secondary card too small: %d blocks, need %d" % (peer["nblocks"],
                                                                        self.nblocks)

@@ -194,3 +194,57 @@ def test_emulated_board_keeps_its_own_constructors():
 def test_link_rate_follows_the_uart():
     assert boardkit.link_rate(load("rp2040")) == 11520
     assert boardkit.link_rate(load("esp32")) == 0  # Ethernet: fast, RTT decides
+
+
+class _CardBoard:
+    """A profile with its own card(): it fails while `dead` (as SDCard's init does)."""
+    NAME = "t"
+
+    def __init__(self):
+        self.dead = False
+
+    def card(self):
+        if self.dead:
+            raise OSError(110, "no SD card")
+        from mirror.volume import MemBlockDevice
+        return MemBlockDevice(64)
+
+
+def _with_card_file(fn):
+    import os
+    old = boardkit.CARD_FILE
+    boardkit.CARD_FILE = "/tmp/sdmirror-test-%d.card" % id(fn)
+    try:
+        fn()
+    finally:
+        try:
+            os.remove(boardkit.CARD_FILE)
+        except OSError:
+            pass
+        boardkit.CARD_FILE = old
+
+
+def test_a_primary_card_failing_at_boot_is_a_failed_card_of_the_size_last_seen():
+    def body():
+        b = _CardBoard()
+        b.dead = True
+        e = raises(OSError, boardkit.card, b, None, "primary")
+        assert "failed at boot" in str(e) and "size is not known" in str(e)
+        b.dead = False
+        assert boardkit.card(b, None, "primary").ioctl(4, 0) == 64  # saves the size
+        b.dead = True
+        dev = boardkit.card(b, None, "primary")
+        assert dev.ioctl(4, 0) == 64 and dev.ioctl(5, 0) == 512
+        raises(OSError, dev.readblocks, 0, bytearray(512))
+        raises(OSError, dev.writeblocks, 0, bytearray(512))
+        raises(OSError, dev.init_card)  # still none answers
+        b.dead = False
+        dev.init_card()  # a card answers: requests go to it
+        dev.writeblocks(3, b"\x77" * 512)
+        out = bytearray(512)
+        dev.readblocks(3, out)
+        assert out == b"\x77" * 512
+        b.dead = True  # a secondary's card failing at boot stays fatal
+        e = raises(OSError, boardkit.card, b, None, "secondary")
+        assert "failed at boot" in str(e) and "size" not in str(e)
+    _with_card_file(body)

@@ -209,3 +209,51 @@ def test_writes_during_the_copy_are_copied_again():
     pair.run(50000, until=lambda: p.detached is None)
     pair.run(50000, until=pair.synced)
     assert pair.coherent() and _read(vol, 0) == block(0, 11)
+
+
+# -- a card that fails at boot ------------------------------------------------------------
+def _boot_dead(pair):
+    """The primary resets with a card that answers nothing (boardkit's FailedCard)."""
+    pair.disconnect()
+    pair.p.dead = True
+    p = pair.p.switch("primary", pair.now, False)
+    assert p.ready and p.detached is not None and p.detached.boot
+    assert "failed at boot" in p.status()["card"]
+    assert "fatal" not in pair.p.event_names()
+    return p
+
+
+def test_a_card_dead_at_boot_serves_from_a_consistent_secondary():
+    pair = synced_pair(nblocks=256, region_blocks=8)
+    gen = pair.primary.meta.gen
+    p = _boot_dead(pair)
+    pair.connect()
+    pair.run(20000, until=lambda: p.paired)
+    assert p.meta.gen == gen and "adopted" in pair.p.event_names()  # the secondary's history
+    vol = pair.volume()
+    assert _read(vol, 17) == _sec(pair, 17)
+    vol.writeblocks(17, block(17, 2))
+    assert _sec(pair, 17) == block(17, 2)
+    pair.p.dead = False  # the same card answers again: its contents are unknown, copied whole
+    _reattach(pair)
+    assert pair.coherent() and p.counters["copied_back"] == pair.nblocks
+    m, state = _card_meta(pair)
+    assert state == "ok" and m.gen == gen
+
+
+def test_a_card_dead_at_boot_with_no_complete_copy_is_refused():
+    from pairkit import Pair
+    pair = Pair(nblocks=64)  # the secondary never finished a resync
+    p = _boot_dead(pair)
+    pair.connect()
+    pair.run(2000)
+    assert not p.paired and "no complete copy" in p.refusal and "\n" not in p.refusal
+    assert _raises_oserror(lambda: _read(pair.volume(), 1))
+
+
+def test_without_card_errors_a_card_dead_at_boot_is_fatal_as_before():
+    pair = synced_pair(nblocks=64, card_errors=0)
+    pair.disconnect()
+    pair.p.dead = True
+    p = pair.p.switch("primary", pair.now, False)
+    assert not p.ready and p.detached is None and "fatal" in pair.p.event_names()

@@ -18,6 +18,7 @@
 from micropython import const
 
 from mirror import meta as metadata
+from mirror import proto as P
 from mirror.bitmap import DirtyBitmap
 from mirror.heal import IDLE
 from mirror.node import A_READ, A_WRITE, IO_OWNED, META_BLOCKS
@@ -52,6 +53,8 @@ class Detached:
         self._at = 0  # its first block
         self._last = 0  # and its length
         self.copied = 0  # blocks copied onto the returned card
+        self.card_gen = None  # the generation our card records (Primary._new_history)
+        self.announced = False  # the secondary was sent our new generation this session
 
     def describe(self):
         if self.state == _WAITING:
@@ -96,7 +99,10 @@ class Detached:
                 return
             # our card: the record of this generation. Anything else (blank, another
             # history) is a replaced card: it gets every block.
-            self.full = self.boot_card or state != "ok" or m.gen != node.meta.gen
+            self.full = self.boot_card or state != "ok" or \
+                m.gen not in (node.meta.gen, self.card_gen)
+            if m.seq > node.meta.seq:
+                node.meta.seq = m.seq  # our record, written after the copy, must win
             if self.full:
                 self.written.mark_all()
             node._event("card_probe", "another card: full copy" if self.full else
@@ -128,6 +134,11 @@ class Detached:
         """Move the copy on, if it can move (called after every event)."""
         node = self.node
         reads = node.reads
+        if not self.announced and node.paired and not self.boot and \
+                node._send_now(P.T_SYNCED, node.meta.gen):
+            # the secondary holds this generation's data (every write since the detach was
+            # forwarded to it): it records it, and the primary's old card is older
+            self.announced = True
         if self.state != _COPYING or self._busy or not node.paired or \
                 reads.state != IDLE or reads.wanted:  # the application's read goes first
             return

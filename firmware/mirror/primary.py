@@ -270,6 +270,21 @@ class Primary(Node):
         self.detached = Detached(self, why)
         self.counters["card_failures"] += 1
         self._event("card_failed", why)
+        if self.ready:
+            self._new_history()
+
+    def _new_history(self):
+        """Detached: from now on the secondary's card holds a history our card lacks. A new
+        generation (parent: the one our card records), announced to the secondary (T_SYNCED,
+        detach.py), so that our card, should the board reset and find it working, is
+        refused as older ("the secondary holds newer data") instead of being copied over
+        the writes made meanwhile."""
+        m = self.meta
+        self.detached.card_gen = m.gen
+        m.parent = m.gen
+        m.gen = self._new_gen()
+        m.flags &= ~PEER_SYNCED
+        self._event("generation", m.gen.hex())
 
     def _meta_unreadable(self):
         """Boot, the card answers nothing: with card_errors set, start detached (served
@@ -301,6 +316,7 @@ class Primary(Node):
         self._need_full = False
         self.detached.boot = False
         self._event("adopted", m.gen.hex())
+        self._new_history()
         return None
 
     def attach(self, card_blocks, now):
@@ -365,6 +381,8 @@ class Primary(Node):
             self._need_full = True
         self._event("paired", "full scan" if self._need_full else
                     "bitmap: %d dirty regions" % self.bitmap.count())
+        if self.detached is not None:
+            self.detached.announced = False  # tell this session our generation
         self.reads.step()
 
     def on_lost(self, reason):

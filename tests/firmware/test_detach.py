@@ -100,6 +100,29 @@ def test_reads_and_writes_are_served_from_the_secondary_while_detached():
     assert pair.p.card.data[10 * 512] != block(10, 1)[0]  # our card was not touched
 
 
+def test_detaching_starts_a_generation_the_secondary_records():
+    pair, vol, _ = _dead_pair()
+    p = pair.primary
+    assert p.meta.parent == p.detached.card_gen and p.meta.gen != p.meta.parent
+    pair.run(20000, until=lambda: pair.secondary.meta.gen == p.meta.gen)
+    assert pair.secondary.status()["consistent"]
+
+
+def test_a_reset_while_detached_with_the_card_working_again_is_refused_not_copied_over():
+    pair, vol, _ = _dead_pair()
+    pair.run(20000, until=lambda: pair.secondary.meta.gen == pair.primary.meta.gen)
+    vol.writeblocks(10, block(10, 1))  # on the secondary's card only
+    pair.disconnect()
+    pair.p.dead = False
+    p = pair.p.switch("primary", pair.now, False)  # its card, with the older generation
+    assert p.detached is None
+    pair.connect()
+    pair.run(3000)
+    # refused (the secondary's record of the new generation has no parent: "diverged")
+    assert not p.paired and "diverged" in p.refusal and p.split
+    assert _sec(pair, 10) == block(10, 1)  # the detached write survives
+
+
 def test_secondary_gone_while_detached_is_an_error_never_invented_data():
     pair, vol, _ = _dead_pair(degraded_ms=300)
     p = pair.primary
@@ -229,7 +252,9 @@ def test_a_card_dead_at_boot_serves_from_a_consistent_secondary():
     p = _boot_dead(pair)
     pair.connect()
     pair.run(20000, until=lambda: p.paired)
-    assert p.meta.gen == gen and "adopted" in pair.p.event_names()  # the secondary's history
+    # the secondary's history, then a new generation of its own: our card is older
+    assert p.meta.parent == gen and "adopted" in pair.p.event_names()
+    pair.run(20000, until=lambda: pair.secondary.meta.gen == p.meta.gen)
     vol = pair.volume()
     assert _read(vol, 17) == _sec(pair, 17)
     vol.writeblocks(17, block(17, 2))
@@ -238,7 +263,7 @@ def test_a_card_dead_at_boot_serves_from_a_consistent_secondary():
     _reattach(pair)
     assert pair.coherent() and p.counters["copied_back"] == pair.nblocks
     m, state = _card_meta(pair)
-    assert state == "ok" and m.gen == gen
+    assert state == "ok" and m.gen == p.meta.gen
 
 
 def test_a_card_dead_at_boot_with_no_complete_copy_is_refused():

@@ -1,16 +1,24 @@
-# The activity log (DRBD's idea): on the primary's card, the bounded set of regions that may
-# hold writes the secondary has not confirmed. It is persisted before the first write into
-# a region not yet in it, so after a primary power loss (the RAM bitmap gone) only those
-# regions need comparing. When more regions are unconfirmed than the log holds (a long
-# outage), or nothing is known (a full scan under way), the log says FULL and the next boot
-# falls back to the full scan, as it does when the log cannot be read (claim 18).
+# The activity log (DRBD's idea): on the primary's card, a bounded set of extents (runs of
+# extent_blocks blocks, coarser than the bitmap's regions: 4 MiB by default, as DRBD's AL
+# extents) that may hold writes the secondary has not confirmed. It is persisted before
+# the first write into an extent not yet in it, so after a primary power loss (the RAM
+# bitmap gone) only those extents need comparing. When more extents are unconfirmed than
+# the log holds (a long outage), or nothing is known (a full scan under way), the log says
+# FULL and the next boot falls back to the full scan, as it does when the log cannot be
+# read (claim 18).
+#
+# A record is a metadata write, and an application write that needs one waits for it: so
+# the log keeps the extents used most recently (up to `hot`, an LRU set) even once their
+# writes are confirmed, and a writer that stays within them writes no record at all. The
+# price: after a power loss the hot extents are compared too (a coherent extent costs its
+# blocks read on both cards and a few digests on the link).
 #
 # It lives in the metadata block (meta.py) after the metadata record, so both are written
 # together, to the two slots in turn: a torn write spoils only the slot being written, and
 # the other slot holds the log before it. Layout at LOG_OFFSET of each metadata block:
 #
-#   magic "AL" | version u8 | flags u8 | region_blocks u32 | count u16 | seq u32
-#   | regions u32*count | crc32 u32 (of the log's bytes)
+#   magic "AL" | version u8 | flags u8 | extent_blocks u32 | count u16 | seq u32
+#   | extents u32*count | crc32 u32 (of the log's bytes)
 #
 # seq is the sequence number of the metadata record the log was written with, and a boot
 # takes the log only beside that record. A torn write can complete the record and leave
@@ -20,15 +28,15 @@
 # so even a CRC over the whole block cannot tell the new record from the old one.
 #
 # API (the primary drives it; a failover, demote or settle may read it too):
-#   admit(first, last)     may a write to regions first..last go to the card now? If not,
-#                          they are added to the next record, written by the caller
-#                          (next_record() / packed by pack_into); retry once it lands.
-#   pack_into(buf)         write the record being made durable into a metadata block.
+#   admit(block, n)        may a write to blocks [block, block + n) go to the card now? If
+#                          not, their extents are wanted in the next record, which the
+#                          caller writes (begin_record, pack_into); retry once it lands.
+#   pack_into(buf, seq)    write the record being made durable into a metadata block.
 #   landed(ok)             a metadata write carrying the latest packed record completed.
-#   load(buf, rb, seq)     regions (list) of a metadata block's log, or None if the log is
-#                          missing, damaged, FULL or not the record seq's: compare all.
-# Admission is conservative: a region counts as logged only when it is in the record on the
-# card and in the record being written (a power cut may leave either on the card).
+#   load(buf, seq)         (extent_blocks, extents) of a metadata block's log, or None if
+#                          it is missing, damaged, FULL or not record seq's: compare all.
+# Admission is conservative: an extent counts as logged only when it is in the record on
+# the card and in the record being written (a power cut may leave either on the card).
 import binascii
 import struct
 from micropython import const
@@ -40,7 +48,7 @@ CAPACITY = const(47)
 LOG_OFFSET = const(304)
 F_FULL = const(1)
 _MAGIC = b"AL"
-_VERSION = const(2)  # 1: no seq (a version 1 log reads as missing: a full scan)
+_VERSION = const(2)  # 1: regions, no seq (a version 1 log reads as missing: a full scan)
 _HDR = "<2sBBIHI"
 _HDR_SIZE = const(14)
 
@@ -53,53 +61,73 @@ def _find(arr, n, r):
 
 
 class ActivityLog:
-    def __init__(self, region_blocks, capacity=CAPACITY):
+    def __init__(self, extent_blocks, hot=CAPACITY):
         import array
-        self.region_blocks = region_blocks
-        self.capacity = capacity
-        # regions of the record on the card, and of the one being written (None: no write)
-        self._dur = array.array("I", bytes(4 * capacity))
+        self.extent_blocks = extent_blocks
+        self.capacity = CAPACITY
+        self.hot = min(hot, CAPACITY)  # extents kept once confirmed (most recent first)
+        # extents of the record on the card (most recently used first), and of the one
+        # being written
+        self._dur = array.array("I", bytes(4 * CAPACITY))
         self._ndur = 0
         self.dur_full = True  # nothing known on the card yet: everything admitted, FULL
-        self._new = array.array("I", bytes(4 * capacity))
+        self._new = array.array("I", bytes(4 * CAPACITY))
         self._nnew = 0
         self._new_full = False
         self.writing = False
-        # regions wanted in the next record (asked for while a record was being written)
-        self._want = array.array("I", bytes(4 * capacity))
+        # extents wanted in the next record (asked for while a record was being written)
+        self._want = array.array("I", bytes(4 * CAPACITY))
         self._nwant = 0
         self._want_full = False
         self._refresh = False
         self.records = 0  # records made durable
 
-    # -- admission ---------------------------------------------------------------------
-    def logged(self, r):
-        """Region r is in every record that a power cut could leave on the card."""
-        if not (self.dur_full or _find(self._dur, self._ndur, r) >= 0):
-            return False
-        return not self.writing or self._new_full or _find(self._new, self._nnew, r) >= 0
+    def extent_of(self, block):
+        return block // self.extent_blocks
 
-    def admit(self, first, last):
-        """True if a write to regions first..last may go to the card now; else they are
-        wanted in the next record (the caller writes it: needs_write())."""
-        for r in range(first, last + 1):
-            if not self.logged(r):
+    # -- admission ---------------------------------------------------------------------
+    def logged(self, e):
+        """Extent e is in every record that a power cut could leave on the card."""
+        if not (self.dur_full or _find(self._dur, self._ndur, e) >= 0):
+            return False
+        return not self.writing or self._new_full or _find(self._new, self._nnew, e) >= 0
+
+    def admit(self, block, n):
+        """True if a write to blocks [block, block + n) may go to the card now; else their
+        extents are wanted in the next record (the caller writes it: needs_write())."""
+        eb = self.extent_blocks
+        first = block // eb
+        last = (block + n - 1) // eb
+        for e in range(first, last + 1):
+            if not self.logged(e):
                 break
         else:
+            for e in range(first, last + 1):
+                self._used(e)
             return True
-        # every region of the write, logged ones too: the next record must name them all
-        # at once, or two records could keep dropping each other's region
-        for r in range(first, last + 1):
-            self.want(r)
+        # every extent of the write, logged ones too: the next record must name them all
+        # at once, or two records could keep dropping each other's extent
+        for e in range(first, last + 1):
+            self.want(e)
         return False
 
-    def want(self, r):
-        if self._want_full or _find(self._want, self._nwant, r) >= 0:
+    def _used(self, e):
+        """Move e to the front of the durable list: the LRU order the next record keeps."""
+        d = self._dur
+        i = _find(d, self._ndur, e)
+        while i > 0:
+            d[i] = d[i - 1]
+            i -= 1
+        if i == 0:
+            d[0] = e
+
+    def want(self, e):
+        if self._want_full or _find(self._want, self._nwant, e) >= 0:
             return
-        if self._nwant == self.capacity:
+        if self._nwant == CAPACITY:
             self._want_full = True
             return
-        self._want[self._nwant] = r
+        self._want[self._nwant] = e
         self._nwant += 1
 
     def want_full(self):
@@ -107,7 +135,7 @@ class ActivityLog:
         self._want_full = True
 
     def refresh(self):
-        """Ask for a record even if no region is wanted (a FULL log can name regions
+        """Ask for a record even if no extent is wanted (a FULL log can name extents
         again once the pair is coherent)."""
         self._refresh = True
 
@@ -116,9 +144,10 @@ class ActivityLog:
 
     # -- records -----------------------------------------------------------------------
     def begin_record(self, unconfirmed):
-        """Start the next record: the wanted regions plus `unconfirmed` (an iterable of
-        every region that may hold unconfirmed writes, or None when that is not known).
-        FULL if they do not fit. The caller then writes the metadata (pack_into)."""
+        """Start the next record: the wanted extents, `unconfirmed` (an iterable of every
+        extent that may hold unconfirmed writes, or None when that is not known), then the
+        card's record's extents, most recently used first, while fewer than `hot`. FULL if
+        the first two do not fit. The caller then writes the metadata (pack_into)."""
         n = 0
         full = self._want_full or unconfirmed is None
         new = self._new
@@ -126,14 +155,22 @@ class ActivityLog:
             for i in range(self._nwant):
                 new[n] = self._want[i]
                 n += 1
-            for r in unconfirmed:
-                if _find(new, n, r) >= 0:
+            for e in unconfirmed:
+                if _find(new, n, e) >= 0:
                     continue
-                if n == self.capacity:
+                if n == CAPACITY:
                     full = True
                     break
-                new[n] = r
+                new[n] = e
                 n += 1
+        if not full and not self.dur_full:
+            d = self._dur
+            for i in range(self._ndur):
+                if n >= self.hot:
+                    break
+                if _find(new, n, d[i]) < 0:
+                    new[n] = d[i]
+                    n += 1
         self._nnew = 0 if full else n
         self._new_full = full
         self._nwant = 0
@@ -150,7 +187,7 @@ class ActivityLog:
             arr, n, full = self._dur, self._ndur, self.dur_full
         o = LOG_OFFSET
         struct.pack_into(_HDR, buf, o, _MAGIC, _VERSION, F_FULL if full else 0,
-                         self.region_blocks, n, seq)
+                         self.extent_blocks, n, seq)
         o += _HDR_SIZE
         for i in range(n):
             struct.pack_into("<I", buf, o, arr[i])
@@ -168,33 +205,34 @@ class ActivityLog:
         self.writing = False
         self.records += 1
 
-    def regions(self):
-        """The regions of the record on the card (a list; None when FULL)."""
+    def extents(self):
+        """The extents of the record on the card (a list; None when FULL)."""
         if self.dur_full:
             return None
         return [self._dur[i] for i in range(self._ndur)]
 
-    def restore(self, regions):
-        """At boot: the card's record (load()) becomes the durable one."""
-        self.dur_full = regions is None
+    def restore(self, extent_blocks, extents):
+        """At boot: the card's record (load()) becomes the durable one. A record of
+        another extent size (the setting changed) counts as naming nothing: the extents it
+        named are in the bitmap (the caller marks them), so the next record names them."""
+        self.dur_full = extents is None
         self._ndur = 0
-        if regions is not None:
-            for r in regions[:self.capacity]:
-                self._dur[self._ndur] = r
+        if extents is not None and extent_blocks == self.extent_blocks:
+            for e in extents[:CAPACITY]:
+                self._dur[self._ndur] = e
                 self._ndur += 1
 
 
-def load(buf, region_blocks, seq):
-    """The regions (of region_blocks blocks each) of the log in a metadata block, or None
-    when it is missing, damaged, FULL or was written with another record than the block's
-    (seq): then only a full scan is safe. A log written with another region size is
-    converted (each old region to the new regions it overlaps)."""
+def load(buf, seq):
+    """(extent_blocks, extents) of the log in a metadata block, or None when it is
+    missing, damaged, FULL or was written with another record than the block's (seq):
+    then only a full scan is safe."""
     o = LOG_OFFSET
     if len(buf) < o + _HDR_SIZE + 4:
         return None
-    magic, ver, flags, rb, n, lseq = struct.unpack_from(_HDR, buf, o)
+    magic, ver, flags, eb, n, lseq = struct.unpack_from(_HDR, buf, o)
     end = o + _HDR_SIZE + 4 * n
-    if magic != _MAGIC or ver != _VERSION or n > CAPACITY or end + 4 > len(buf) or rb < 1:
+    if magic != _MAGIC or ver != _VERSION or n > CAPACITY or end + 4 > len(buf) or eb < 1:
         return None
     if binascii.crc32(memoryview(buf)[o:end]) != struct.unpack_from("<I", buf, end)[0]:
         return None
@@ -202,14 +240,4 @@ def load(buf, region_blocks, seq):
         return None  # a torn write left this log behind a newer record
     if flags & F_FULL:
         return None
-    out = []
-    for i in range(n):
-        r = struct.unpack_from("<I", buf, o + _HDR_SIZE + 4 * i)[0]
-        first = r * rb // region_blocks
-        last = (r * rb + rb - 1) // region_blocks
-        for k in range(first, last + 1):
-            if k not in out:
-                out.append(k)
-    if len(out) > CAPACITY:
-        return None
-    return out
+    return eb, [struct.unpack_from("<I", buf, o + _HDR_SIZE + 4 * i)[0] for i in range(n)]

@@ -29,6 +29,10 @@ _DEFAULTS = {
                                # activity log (actlog.py); 0: the full scan. Off by default:
                                # the simulator found seeds (785727097, 785727688, 785731516)
                                # where the log missed a region that differed
+    "al_extent_blocks": 8192,  # blocks per extent of the activity log (a power of two; 4 MiB,
+                               # as DRBD's): coarser means fewer log records, more to compare
+    "al_extents": 16,          # extents the log keeps once their writes are confirmed (LRU):
+                               # a writer within them writes no record (1-47)
     "whole_run": 0,            # dirty regions in a row sent whole unexamined; 0 = only
                                # regions that consecutive writes covered completely
     "scan_period_ms": 0,       # periodic scan interval; 0 = off
@@ -61,6 +65,8 @@ _RANGES = {
     "epoch_bytes": (1, 1 << 24),
     "max_epochs": (1, 64),        # epoch tags are one byte
     "actlog": (0, 1),
+    "al_extent_blocks": (1, 1 << 24),  # a power of two; at least a bitmap region in effect
+    "al_extents": (1, 47),        # actlog.CAPACITY: what the metadata block holds
     "whole_run": (0, 64),         # runs are taken 64 regions at most (primary.py)
     "scan_period_ms": (0, 1 << 29),
     "link_rate": (0, 1 << 26),
@@ -102,6 +108,9 @@ def check(kw):
     r = v["region_blocks"]
     if r & (r - 1):
         raise _bad("region_blocks", "0 (the default) or a power of two", r)
+    r = v["al_extent_blocks"]
+    if r & (r - 1):
+        raise _bad("al_extent_blocks", "a power of two", r)
     if not v["rto_min_ms"] <= v["rto_init_ms"] <= v["rto_max_ms"]:
         raise _bad("rto_init_ms", "from rto_min_ms to rto_max_ms", v["rto_init_ms"])
     from mirror import checksum

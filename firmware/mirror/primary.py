@@ -33,8 +33,10 @@ class Primary(Node):
         self.bitmap = DirtyBitmap(self.nblocks, cfg.region_blocks)
         self.bitmap.invalidate()  # at boot nothing is known: the first pairing scans all
         self.pending = DirtyBitmap(self.nblocks, self.bitmap.region_blocks)
-        self.actlog = actlog.ActivityLog(self.bitmap.region_blocks)
-        self._admitted = []  # (first, last) regions admitted, their app_write still to come
+        # extents: cfg.al_extent_blocks, never finer than the bitmap's regions
+        self.actlog = actlog.ActivityLog(max(cfg.al_extent_blocks, self.bitmap.region_blocks),
+                                         cfg.al_extents)
+        self._admitted = []  # (first, last) extents admitted, their app_write still to come
         self._span = self._region_span()
         self._extents = []  # [start, end) runs of consecutive writes recorded in the bitmap
         self._next_wid = 1
@@ -93,25 +95,29 @@ class Primary(Node):
 
     # -- activity log --------------------------------------------------------------------
     def _restore_actlog(self):
-        """Boot: the log in the loaded metadata slot names the regions that may differ;
-        they become the bitmap, so the first resync compares only them."""
-        regions = None
+        """Boot: the log in the loaded metadata slot names the extents that may differ;
+        their regions become the bitmap, so the first resync compares only them."""
+        log = None
         for ok, buf in self._meta_reads if self.cfg.actlog else ():
             rec = Meta()
             if ok and rec.unpack(buf) and rec.seq == self.meta.seq:
-                regions = actlog.load(buf, self.bitmap.region_blocks, rec.seq)
-        self.actlog.restore(regions)
-        if regions is None:
+                log = actlog.load(buf, rec.seq)
+        if log is None:
+            self.actlog.restore(0, None)
             self._event("actlog", "missing, damaged or full: full scan" if self.cfg.actlog
                         else "off (setting actlog=0): full scan")
             return
+        eb, extents = log
+        self.actlog.restore(eb, extents)
         bm = self.bitmap
         bm.clear_all()
-        for r in regions:
-            if r < bm.nregions:
-                bm.mark(r * bm.region_blocks)
+        for e in extents:
+            b = e * eb
+            if b < bm.nblocks:
+                bm.mark(b, min(eb, bm.nblocks - b))
         self._need_full = False
-        self._event("actlog", "%d regions to compare" % len(regions))
+        self._event("actlog", "%d extents to compare (%d regions)" % (len(extents),
+                                                                     bm.count()))
 
     def admit(self, block, n, now):
         """May the application write blocks [block, block + n) to its card now? True once
@@ -122,14 +128,12 @@ class Primary(Node):
             return False  # the log on the card is not known yet
         if not self.cfg.actlog:
             return True  # no log kept: a power loss means a full scan
-        bm = self.bitmap
-        first = bm.region_of(block)
-        last = bm.region_of(block + n - 1)
-        if self.actlog.admit(first, last):
+        al = self.actlog
+        if al.admit(block, n):
             adm = self._admitted
             if len(adm) >= 8:
                 adm.pop(0)  # an application that gave up on a write: forget it
-            adm.append((first, last))
+            adm.append((al.extent_of(block), al.extent_of(block + n - 1)))
             return True
         self._log_write()
         return False
@@ -144,27 +148,31 @@ class Primary(Node):
         self._write_meta()
 
     def _unconfirmed(self):
-        """Every region that may hold a write the secondary has not confirmed, or None
-        when that is not known (bitmap lost: a full scan is due) or too many to list."""
+        """Every extent that may hold a write the secondary has not confirmed (an
+        iterable, repeats allowed), or None when that is not known (bitmap lost: a full
+        scan is due)."""
         bm = self.bitmap
-        if not bm.valid or self._need_full or self._flat or \
-                bm.count() + self.pending.count() > actlog.CAPACITY:
+        if not bm.valid or self._need_full or self._flat:
             return None
-        out = []
+        return self._unconfirmed_extents()
+
+    def _unconfirmed_extents(self):
+        bm = self.bitmap
+        eb = self.actlog.extent_blocks
+        per = eb // bm.region_blocks  # regions per extent (both powers of two)
         for m in (bm, self.pending):
             r = m.next_dirty(0)
             while r >= 0:
-                out.append(r)
-                r = m.next_dirty(r + 1)
-        sh = bm.region_blocks
+                e = r // per
+                yield e
+                r = m.next_dirty((e + 1) * per)  # the extent's other regions add nothing
         for w in self._inflight:
             if w[2]:
-                for r in range(w[1] // sh, (w[1] + w[2] - 1) // sh + 1):
-                    out.append(r)
+                for e in range(w[1] // eb, (w[1] + w[2] - 1) // eb + 1):
+                    yield e
         for first, last in self._admitted:
-            for r in range(first, last + 1):
-                out.append(r)
-        return out
+            for e in range(first, last + 1):
+                yield e
 
     def _pack_meta_extra(self, buf):
         self.actlog.pack_into(buf, self.meta.seq)
@@ -492,10 +500,10 @@ class Primary(Node):
 
     def _forwarded(self, block, n):
         """The write's admission (admit()) is used up; a write never admitted may have
-        reached the card in a region the log does not name: only FULL is safe then."""
-        bm = self.bitmap
-        first = bm.region_of(block)
-        last = bm.region_of(block + n - 1)
+        reached the card in an extent the log does not name: only FULL is safe then."""
+        al = self.actlog
+        first = al.extent_of(block)
+        last = al.extent_of(block + n - 1)
         adm = self._admitted
         for i in range(len(adm)):
             if adm[i][0] <= first and last <= adm[i][1]:

@@ -95,20 +95,27 @@ def _damage_activity_logs(card, nblocks):
         card.data[(nblocks + slot) * 512 + actlog.LOG_OFFSET + 12] ^= 0x40
 
 
-def test_primary_power_loss_compares_only_the_regions_of_its_activity_log():
-    pair = synced_pair(nblocks=2048, region_blocks=64, actlog=1)
+def test_primary_power_loss_compares_only_the_extents_of_its_activity_log():
+    # extents of 256 blocks (4 regions of 64), at most 2 kept once confirmed
+    kw = {"region_blocks": 64, "actlog": 1, "al_extent_blocks": 256, "al_extents": 2}
+    pair = synced_pair(nblocks=2048, **kw)
+    for b in (1000, 1500):  # confirmed, but the last two extents used: kept (LRU)
+        pair.write(b, block(b, 4))
+    pair.run(20000, until=pair.synced)
+    p = pair.primary
+    assert sorted(p.actlog.extents()) == [3, 5]
     pair.disconnect()
     for b in (3, 900, 2047):
         pair.write(b, block(b, 5))
+    assert sorted(p.actlog.extents()) == [0, 3, 7]  # 5 went: confirmed, least recent
     # power loss on the primary: RAM (the bitmap) is gone, the card and its log stay
-    pair2 = Pair(nblocks=2048, seed=2, cards=(pair.p.card, pair.s.card), region_blocks=64,
-                 actlog=1)
+    pair2 = Pair(nblocks=2048, seed=2, cards=(pair.p.card, pair.s.card), **kw)
     p = pair2.primary
-    assert p.bitmap.valid and p.bitmap.count() == 3
+    assert p.bitmap.valid and p.bitmap.count() == 12  # the regions of extents 0, 3 and 7
     pair2.connect()
     pair2.run(50000, until=pair2.synced)
     assert pair2.coherent()
-    assert p.counters["scans"] == 0  # no full scan: three regions compared
+    assert p.counters["scans"] == 0  # no full scan: three extents compared
     assert pair2.secondary.counters["resync_blocks"] == 3
 
 

@@ -164,11 +164,11 @@ def test_the_activity_log_and_the_metadata_share_a_block_without_overlap():
     buf = bytearray(512)
     m.pack_into(buf)
     log = actlog.ActivityLog(64)
-    log.restore(list(range(actlog.CAPACITY)))
+    log.restore(64, list(range(actlog.CAPACITY)))
     log.pack_into(buf, m.seq)  # a full log right after a full lost list
     back = Meta()
     assert back.unpack(buf) and back.lost == m.lost
-    assert actlog.load(buf, 64, m.seq) == list(range(actlog.CAPACITY))
+    assert actlog.load(buf, m.seq) == (64, list(range(actlog.CAPACITY)))
 
 
 def test_a_torn_write_cannot_pair_a_new_record_with_the_slots_older_lost_list():

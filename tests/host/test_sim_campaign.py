@@ -7,6 +7,7 @@ import pytest
 
 from sdmirror.sim import fast
 from sdmirror.sim.campaign import default_jobs, run_campaign
+from sdmirror.sim.scenario import run_seed
 from sdmirror.sim.sweep import run_sweep
 
 
@@ -34,14 +35,19 @@ START = int(os.environ.get("SDMIRROR_SIM_START") or random.SystemRandom().randra
 REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim_regressions.txt")
 
 
-def regression_seeds():
+def regression_seeds(with_args=False):
+    """The plain seeds of the file; with_args: the others, as (seed, settings), their args
+    a comma-separated list of name=integer settings that override the seed's draws."""
     seeds = []
     with open(REGRESSIONS) as f:
         for line in f:
             if line.strip() and not line.startswith("#"):
                 seed, args = line.split()[:2]
-                assert args == "-", "only plain seeds so far: %r" % line  # args: future use
-                seeds.append(int(seed))
+                if args == "-" and not with_args:
+                    seeds.append(int(seed))
+                elif args != "-" and with_args:
+                    cfg = dict((k, int(v)) for k, v in (a.split("=") for a in args.split(",")))
+                    seeds.append((int(seed), cfg))
     return seeds
 
 
@@ -55,6 +61,12 @@ def test_every_seed_that_ever_failed_passes():
     assert len(seeds) >= 4
     camp = run_campaign(0, 0, jobs=default_jobs(), seeds=seeds)
     assert camp["failed"] == 0, [(f["seed"], f["failures"]) for f in camp["failing"]]
+    bad = []
+    for seed, cfg in regression_seeds(with_args=True):
+        r = run_seed(seed, cfg=cfg)
+        if not r["ok"]:
+            bad.append((seed, cfg, r["failures"], r["details"]))
+    assert not bad
 
 
 def test_a_thousand_seeds_and_the_power_loss_sweep(capsys, campaign_result, sweep_result):

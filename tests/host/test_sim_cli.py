@@ -61,8 +61,8 @@ def test_a_failing_seed_prints_its_reproduction_line(capsys, monkeypatch):
 
     real = campaign.run_seed
 
-    def broken(seed, verbose=False, pure=False):
-        r = real(seed, verbose=verbose, pure=pure)
+    def broken(seed, verbose=False, pure=False, cfg=None):
+        r = real(seed, verbose=verbose, pure=pure, cfg=cfg)
         if seed == 41:  # pretend the checker found a divergence
             r.update(ok=False, failures=["diverged"], details={"diverged": ["1 blocks differ: 3"]})
         return r
@@ -77,7 +77,7 @@ def test_a_failing_seed_prints_its_reproduction_line(capsys, monkeypatch):
 def test_verbose_prints_a_readable_trace(capsys):
     code, out, err = run(capsys, "--seeds", "1", "--start", "7", "-v")
     assert out.startswith("== seed 7\n")
-    assert "setup     cfg: alg=" in out and "power on (boot 1)" in out
+    assert "setup     cfg: actlog=" in out and "alg=" in out and "power on (boot 1)" in out
     assert "link up" in out and ("-> PASS" in out or "-> FAIL" in out)
 
 
@@ -101,3 +101,16 @@ def test_python_dash_m_and_the_sdmirror_command():
                            text=True, timeout=120)
         assert p.returncode in (0, 1), p.stderr
         assert json.loads(p.stdout)["scenarios"] == 2
+
+
+def test_set_overrides_a_setting_and_refuses_bad_ones_in_one_line(capsys):
+    code, out, err = run(capsys, "--seeds", "1", "--start", "785727688", "--set", "actlog=1",
+                         "-v")
+    assert code == 0 and "actlog 1 extents to compare" in out  # drawn off, set on
+    for bad, why in (("actlog=2", "actlog must be a whole number from 0 to 1"),
+                     ("nosuch=1", "unknown setting 'nosuch'"),
+                     ("actlog", "wants NAME=N")):
+        with pytest.raises(SystemExit) as e:
+            run(capsys, "--seeds", "1", "--set", bad)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and why in err and len(err.strip().splitlines()) == 1

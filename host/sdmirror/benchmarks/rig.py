@@ -65,7 +65,7 @@ def _synced_metadata(image, blocks, role, region_blocks, log):
     m.pack_into(buf)
     if role == "primary" and log:
         al = actlog.ActivityLog(region_blocks)
-        al.restore([])
+        al.restore(region_blocks, [])
         al.pack_into(buf, m.seq)
     image[(blocks + (m.seq & 1)) * BLOCK:(blocks + 1 + (m.seq & 1)) * BLOCK] = buf
 

@@ -29,20 +29,21 @@ def pmap(fn, items, jobs):
 
 
 def _one(args):
-    seed, pure = args
-    r = run_seed(seed, pure=pure)
+    seed, pure, cfg = args
+    r = run_seed(seed, pure=pure, cfg=cfg)
     return {k: r[k] for k in ("seed", "ok", "failures", "details", "faults", "link_bytes",
                               "events", "torn_meta")}
 
 
-def run_campaign(start, count, jobs=1, pure=False, seeds=None):
-    """Seeds start..start+count-1, or the list `seeds` (a regression set) if given."""
+def run_campaign(start, count, jobs=1, pure=False, seeds=None, cfg=None):
+    """Seeds start..start+count-1, or the list `seeds` (a regression set) if given; cfg:
+    settings every scenario takes, whatever its seed draws."""
     if seeds is not None:
         start, count = (seeds[0] if seeds else 0), len(seeds)
     else:
         seeds = range(start, start + count)
     t0 = time.monotonic()
-    results = pmap(_one, [(s, pure) for s in seeds], jobs)
+    results = pmap(_one, [(s, pure, cfg) for s in seeds], jobs)
     seconds = time.monotonic() - t0
     summary = {"scenarios": count, "start": start, "passed": 0, "failed": 0}
     for c in CATEGORIES:

@@ -52,7 +52,26 @@ def build_parser():
                    help="run one case of the sweep (as printed by a failing sweep)")
     p.add_argument("--pure", action="store_true",
                    help="without the simulator's speed-ups (firmware COBS and CRC code)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=N",
+                   help="a setting every scenario takes whatever its seed draws, e.g. "
+                   "--set actlog=1 (a regression seed's args)")
     return p
+
+
+def _parse_sets(p, items):
+    cfg = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            cfg[name] = int(value)
+        except ValueError:
+            p.error("--set %s: wants NAME=N with a whole number, e.g. --set actlog=1" % item)
+    from mirror import config  # importable once .scenario is (fwpath)
+    try:
+        config.check(cfg)
+    except ValueError as e:
+        p.error("--set: %s" % e)
+    return cfg
 
 
 def _parse_case(p, text):
@@ -80,6 +99,7 @@ def main(argv=None):
     if args.jobs is not None and args.jobs < 1:
         p.error("--jobs must be at least 1, not %d" % args.jobs)
     case = _parse_case(p, args.sweep_case) if args.sweep_case else None
+    cfg = _parse_sets(p, args.set)
     jobs = args.jobs or default_jobs()
     if args.verbose:
         jobs = 1
@@ -94,9 +114,9 @@ def main(argv=None):
     if run_seeds:
         n = args.seeds if args.seeds is not None else 100
         if args.verbose:
-            result = _verbose_seeds(args.start, n, args.pure, args.json, out)
+            result = _verbose_seeds(args.start, n, args.pure, args.json, out, cfg)
         else:
-            result = run_campaign(args.start, n, jobs, args.pure)
+            result = run_campaign(args.start, n, jobs, args.pure, cfg=cfg)
         ok = result["failed"] == 0
         if not args.json:
             _print_campaign(result, out)
@@ -137,12 +157,12 @@ def _failover(args, jobs, out):
     return 0 if s["failed"] == 0 else 1
 
 
-def _verbose_seeds(start, n, pure, as_json, out):
+def _verbose_seeds(start, n, pure, as_json, out, cfg=None):
     """Run seeds here, one by one, with their traces."""
     traces = {}
     results = []
     for seed in range(start, start + n):
-        r = run_seed(seed, verbose=True, pure=pure)
+        r = run_seed(seed, verbose=True, pure=pure, cfg=cfg)
         if as_json:
             traces[str(seed)] = r["trace"]
         else:

@@ -92,6 +92,20 @@ def explore_params(seed, params):
         s = {"window": x.randint(1, 8), "chunk_blocks": x.randint(1, 8),
              "epoch_bytes": x.choice((512, 4096, 65536)), "max_epochs": x.randint(1, 4)}
         params["cfg_s"] = s
+    explore_actlog(seed, cfg)
+
+
+def explore_actlog(seed, cfg):
+    """The activity log on in most scenarios (its own random source, so the scenarios of
+    recorded seeds keep their other draws), with extents of a few blocks and a small LRU
+    set, so that the sim's small volumes see extents evicted and records written."""
+    x = random.Random("explore-al-%d" % seed)
+    if x.random() < 0.8:
+        cfg["actlog"] = 1
+        cfg["al_extent_blocks"] = x.choice((1, 2, 4, 8, 16, 64, 8192))
+        cfg["al_extents"] = x.choice((1, 2, 3, 8, 47))
+    else:
+        cfg["actlog"] = 0
 
 
 def explore_plan(seed, params, plan):
@@ -136,13 +150,15 @@ def _config(params, role):
 
 
 class Scenario:
-    def __init__(self, seed, params=None, plan=None, verbose=False):
+    def __init__(self, seed, params=None, plan=None, verbose=False, cfg=None):
+        """cfg: settings that override the seed's draws (a regression seed's args)."""
         self.seed = seed
         rng = random.Random(seed)
         self.world = w = World(rng, verbose)
         self.params = p = params if params is not None else make_params(rng)
         if params is None:
             explore_params(seed, p)
+        p["cfg"].update(cfg or {})
         vol = p["volume_blocks"]
         image = rng.randbytes(vol * BLOCK) + bytes(META_BLOCKS * BLOCK)  # blank metadata
         s_blocks = vol + p["secondary_extra"] + META_BLOCKS
@@ -385,12 +401,12 @@ def describe(params, plan):
     return lines
 
 
-def run_seed(seed, verbose=False, pure=False):
+def run_seed(seed, verbose=False, pure=False, cfg=None):
     if pure:
         fast.uninstall()
     else:
         fast.install()
-    sc = Scenario(seed, verbose=verbose)
+    sc = Scenario(seed, verbose=verbose, cfg=cfg)
     res = sc.run()
     if verbose:
         res["trace"] = sc.world.lines

@@ -19,7 +19,10 @@ TRIGGERS = ("write", "torn", "frame")
 SIDES = ("primary", "secondary")
 _COMMON = {"region_blocks": 2, "window": 3, "frame_blocks": 2, "chunk_blocks": 4,
            "cache_bytes": 16, "epoch_bytes": 4096, "max_epochs": 2, "whole_run": 2,
-           "scan_period_ms": 3000}
+           "scan_period_ms": 3000,
+           # the activity log on, in extents of 2 regions, 3 kept: a primary's power cut
+           # resyncs by the log, and records are written and extents evicted
+           "actlog": 1, "al_extent_blocks": 4, "al_extents": 3}
 CONFIGS = (
     dict(_COMMON, alg="crc32", comparer="secondary", mode="sync", key=None),
     dict(_COMMON, alg="sha256", comparer="primary", mode="async", key="73" * 16),

@@ -31,7 +31,7 @@ _DEFAULTS = {
                                # where the log missed a region that differed
     "al_extent_blocks": 8192,  # blocks per extent of the activity log (a power of two; 4 MiB,
                                # as DRBD's): coarser means fewer log records, more to compare
-    "al_extents": 16,          # extents the log keeps once their writes are confirmed (LRU):
+    "al_extents": 4,           # extents the log keeps once their writes are confirmed (LRU):
                                # a writer within them writes no record (1-47)
     "whole_run": 0,            # dirty regions in a row sent whole unexamined; 0 = only
                                # regions that consecutive writes covered completely

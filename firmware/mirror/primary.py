@@ -37,6 +37,10 @@ class Primary(Node):
         self.actlog = actlog.ActivityLog(max(cfg.al_extent_blocks, self.bitmap.region_blocks),
                                          cfg.al_extents)
         self._admitted = []  # (first, last) extents admitted, their app_write still to come
+        # [first, count] block ranges of the extents a boot's log named, each compared by a
+        # scan of its hash tree (a coherent extent costs a root, not a digest per region);
+        # their regions stay dirty in the bitmap until their scan starts
+        self._log_ranges = []
         self._span = self._region_span()
         self._extents = []  # [start, end) runs of consecutive writes recorded in the bitmap
         self._next_wid = 1
@@ -111,10 +115,16 @@ class Primary(Node):
         self.actlog.restore(eb, extents)
         bm = self.bitmap
         bm.clear_all()
-        for e in extents:
+        ranges = self._log_ranges = []
+        for e in sorted(extents):
             b = e * eb
             if b < bm.nblocks:
-                bm.mark(b, min(eb, bm.nblocks - b))
+                n = min(eb, bm.nblocks - b)
+                bm.mark(b, n)
+                if ranges and ranges[-1][0] + ranges[-1][1] == b:
+                    ranges[-1][1] += n  # consecutive extents: one scan
+                else:
+                    ranges.append([b, n])
         self._need_full = False
         self._event("actlog", "%d extents to compare (%d regions)" % (len(extents),
                                                                      bm.count()))
@@ -428,6 +438,8 @@ class Primary(Node):
             if ep["kind"] == "full":
                 bm.invalidate()  # an unfinished recovery scan: still nothing known
                 self._need_full = True
+            elif "range" in ep:
+                self._log_ranges.insert(0, ep["range"])  # its regions are dirty again
         self._epochs = {}
         Node.on_lost(self, reason)
 
@@ -708,6 +720,9 @@ class Primary(Node):
                 self.counters["scans"] += 1
             else:
                 return self._job_full_scan(not self._need_full)
+        if self._log_ranges:
+            # scanned one at a time, before the bitmap epochs would take their regions
+            return None if open_epochs else self._job_log_range()
         if self.bitmap.count():
             if open_epochs >= self.cfg.max_epochs:
                 return None
@@ -798,9 +813,33 @@ class Primary(Node):
         if not periodic:
             self.bitmap.clear_all()  # valid from now on: it records writes during the scan
             self._extents = []
+            self._log_ranges = []  # the full scan compares them too
         gsize = span_for(self.nblocks, self._max_groups)
         self._begin_scan(tag, 0, self.nblocks, gsize)
         struct.pack_into("<BIII", self._obuf, 0, tag, 0, self.nblocks, gsize)
+        yield from self._send(P.T_SCAN, 13)
+        yield from self._job_pass()
+        yield from self._close_epoch(tag)
+
+    def _job_log_range(self):
+        """Compare the extents of a boot's activity log, one run of them at a time, by a
+        scan pass over their range (as the full scan does over the card): an epoch of kind
+        bitmap over their regions, so a write meanwhile and a lost link work as for any
+        dirty region."""
+        rng = self._log_ranges.pop(0)
+        first, count = rng
+        tag = self._new_epoch("bitmap")
+        ep = self._epochs[tag]
+        ep["range"] = rng
+        bm = self.bitmap
+        ep["first"] = r0 = bm.region_of(first)
+        ep["last"] = r1 = bm.region_of(first + count - 1)
+        for r in range(r0, r1 + 1):
+            bm.clear(r)
+            self.pending.mark(r * bm.region_blocks)
+        gsize = span_for(count, self._max_groups)
+        self._begin_scan(tag, first, count, gsize)
+        struct.pack_into("<BIII", self._obuf, 0, tag, first, count, gsize)
         yield from self._send(P.T_SCAN, 13)
         yield from self._job_pass()
         yield from self._close_epoch(tag)

@@ -115,8 +115,9 @@ def test_primary_power_loss_compares_only_the_extents_of_its_activity_log():
     pair2.connect()
     pair2.run(50000, until=pair2.synced)
     assert pair2.coherent()
-    assert p.counters["scans"] == 0  # no full scan: three extents compared
-    assert pair2.secondary.counters["resync_blocks"] == 3
+    # no full scan: a scan of each extent's range (0, 3, 7: not consecutive), 256 blocks
+    assert p.counters["scans"] == 3 and p.scan["count"] == 256
+    assert pair2.secondary.counters["mismatches"] == 3
 
 
 def test_primary_reboot_with_a_damaged_activity_log_falls_back_to_a_full_scan():

@@ -12,6 +12,7 @@ def run(jobs=1, quick=False):
             "diff100_link_bytes": res["diff100_link_bytes"],
             "uart_goodput_ratio": res["uart_goodput_ratio"],
             "scan_p99_ratio": res["scan_p99_ratio"],
+            "log_p99_ratio": res["log_p99_ratio"],
             "sequential_ratio": res["sequential"]["ratio"]}
     for s in res["scattered"]:
         flat["scattered_%d_ratio" % s["k"]] = s["ratio"]

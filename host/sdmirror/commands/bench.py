@@ -55,6 +55,13 @@ def table(res):
                           "%.3f (%s / %s ms, %d writes) (goal <= %.1f)" % (
                               gap, mode, m["ratio"], m["p99_ms_scanning"], m["p99_ms_no_scan"],
                               m["writes"], g["scan_p99_ratio"]))
+    for mode in ("async", "sync"):
+        m = res["log_latency"][mode]
+        console.print("write p99 with/without the activity log, writer every 40 ms, quiet, %s: "
+                      "%.3f (%s / %s ms; log in 1-region extents, none kept: %s ms, %.3f) "
+                      "(goal <= %.1f)" % (mode, m["ratio"], m["p99_ms_extents"],
+                                          m["p99_ms_off"], m["p99_ms_regions"],
+                                          m["ratio_regions"], g["log_p99_ratio"]))
     console.print("meets goals: %s" % res["meets_goals"])
 
 

@@ -41,11 +41,16 @@ def promote(con):
 def demote(con):
     node = con.rt.node
     _check(roles.demote_problem(node))
-    kept = roles.demoted_meta(node)[1]
+    how = roles.demoted_meta(node)[1]
     switch_role(con, "secondary", {
-        "cmd": "demote", "ok": True, "role": "secondary",
-        "resync": "regions in the new primary's bitmap" if kept else
-        "full scan (no record of this board's unconfirmed writes)"})
+        "cmd": "demote", "ok": True, "role": "secondary", "resync": _DEMOTE_RESYNC[how]})
+
+
+_DEMOTE_RESYNC = {
+    "bitmap": "regions in the new primary's bitmap",
+    "log": "regions in the new primary's bitmap and the extents of this board's activity "
+           "log (its unconfirmed writes)",
+    "full": "full scan (no record of this board's unconfirmed writes, or of the split)"}
 
 
 def settle(con, args):

@@ -223,6 +223,17 @@ class ActivityLog:
                 self._ndur += 1
 
 
+def load_slots(reads, seq):
+    """load() of the metadata slot (reads: the boot's (ok, buffer) per slot) that holds
+    the record of sequence number seq, the one the boot loaded."""
+    from mirror.meta import Meta
+    for ok, buf in reads:
+        rec = Meta()
+        if ok and rec.unpack(buf) and rec.seq == seq:
+            return load(buf, seq)
+    return None
+
+
 def load(buf, seq):
     """(extent_blocks, extents) of the log in a metadata block, or None when it is
     missing, damaged, FULL or was written with another record than the block's (seq):

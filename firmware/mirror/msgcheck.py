@@ -13,6 +13,8 @@ import struct
 from mirror import proto as P
 from mirror.tree import FANOUT
 
+UNCONF_MAX = 47  # actlog.CAPACITY: a T_UNCONF names at most the extents of one log
+
 
 def span_ok(span, max_span):
     """span is a power of 16 no larger than max_span (what the node's hasher can do)."""
@@ -75,6 +77,9 @@ def problem(ftype, p, dsize, max_span, frame_blocks):
     elif ftype == P.T_BREQ:
         if n < 1 or _entries(p, 1, 0, False) < 0:
             return "block request"
+    elif ftype == P.T_UNCONF:  # the ranges of an activity log: at most its capacity
+        if n < 8 or n % 8 or n // 8 > UNCONF_MAX:
+            return "unconfirmed ranges of %d bytes" % n
     elif ftype != P.T_REFUSE:
         return "unknown type 0x%02x" % ftype
     return None

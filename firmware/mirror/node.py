@@ -55,6 +55,7 @@ _INFO = "<BBIB8s8sB"  # role, comparer, nblocks, flags, gen, parent, alg name le
 _INFO2 = "<HI"  # after the alg name: frame_blocks, cache_bytes (settings both must suit)
 INFO_BITMAP = const(1)
 INFO_CONSISTENT = const(2)
+INFO_UNCONF = const(4)  # secondary: a T_UNCONF follows T_START (a demoted old primary)
 
 
 def _digest_eq(a, aoff, b, boff, n):

@@ -19,8 +19,8 @@ from mirror import actlog
 from mirror import proto as P
 from mirror.bitmap import DirtyBitmap
 from mirror.heal import PeerReads
-from mirror.meta import LOST_MAX, Meta, PEER_SYNCED, SETTLE_HINT, TOOK_OVER, relation
-from mirror.node import INFO_BITMAP, INFO_CONSISTENT, Node
+from mirror.meta import LOST_MAX, PEER_SYNCED, SETTLE_HINT, TOOK_OVER, relation
+from mirror.node import INFO_BITMAP, INFO_CONSISTENT, INFO_UNCONF, Node
 from mirror.tree import FANOUT, MAX_REGION_SPAN, span_for
 
 _W_HDR = 8  # wid u32, block u32
@@ -41,6 +41,7 @@ class Primary(Node):
         # scan of its hash tree (a coherent extent costs a root, not a digest per region);
         # their regions stay dirty in the bitmap until their scan starts
         self._log_ranges = []
+        self._await_unconf = False  # the secondary's T_UNCONF is due: no sync before it
         self._span = self._region_span()
         self._extents = []  # [start, end) runs of consecutive writes recorded in the bitmap
         self._next_wid = 1
@@ -101,11 +102,7 @@ class Primary(Node):
     def _restore_actlog(self):
         """Boot: the log in the loaded metadata slot names the extents that may differ;
         their regions become the bitmap, so the first resync compares only them."""
-        log = None
-        for ok, buf in self._meta_reads if self.cfg.actlog else ():
-            rec = Meta()
-            if ok and rec.unpack(buf) and rec.seq == self.meta.seq:
-                log = actlog.load(buf, rec.seq)
+        log = actlog.load_slots(self._meta_reads, self.meta.seq) if self.cfg.actlog else None
         if log is None:
             self.actlog.restore(0, None)
             self._event("actlog", "missing, damaged or full: full scan" if self.cfg.actlog
@@ -397,6 +394,8 @@ class Primary(Node):
         if not self.bitmap.check() or not trusted:
             self.bitmap.invalidate()
             self._need_full = True
+        # a demoted old primary sends its record of unconfirmed writes (roles.py) first
+        self._await_unconf = bool(peer["flags"] & INFO_UNCONF)
         self._event("paired", "full scan" if self._need_full else
                     "bitmap: %d dirty regions" % self.bitmap.count())
         if self.detached is not None:
@@ -604,11 +603,30 @@ class Primary(Node):
                 self._event("peer_synced", m.gen.hex())
         elif ftype == P.T_RDATA:
             self.reads.on_reply(p)
+        elif ftype == P.T_UNCONF:
+            self._on_unconf(p)
         elif ftype == P.T_DONE:
             ep = self._epochs.get(p[0])
             if ep is not None:
                 ep["done"] = True
                 self._epoch_check(p[0])
+
+    def _on_unconf(self, p):
+        """The secondary, a demoted old primary, may hold writes of its own in these
+        blocks (its activity log): they are resynced as our own dirty regions are."""
+        if not self.paired:
+            return
+        for i in range(0, len(p), 8):
+            start, count = struct.unpack_from("<II", p, i)
+            if count < 1 or start + count > self.vblocks:
+                self._bad_message("unconfirmed blocks %d+%d outside the volume" %
+                                  (start, count))
+                return
+        for i in range(0, len(p), 8):
+            start, count = struct.unpack_from("<II", p, i)
+            self.bitmap.mark(start, count)
+        self._await_unconf = False
+        self._event("peer_unconfirmed", "%d ranges to compare" % (len(p) // 8))
 
     def _on_wack(self, wid):
         if wid <= self.acked_wid:
@@ -702,7 +720,8 @@ class Primary(Node):
         return t
 
     def _next_work(self):
-        if not self.paired or self.reads.queue or self.detached is not None:
+        if not self.paired or self.reads.queue or self.detached is not None or \
+                self._await_unconf:
             return None  # heals first: a job would only fail on those blocks again
         open_epochs = len(self._epochs)
         periodic_due = (self._next_scan is not None and self.now >= self._next_scan

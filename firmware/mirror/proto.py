@@ -7,6 +7,8 @@ T_START = const(0x10)    # P->S  gen 8s, parent 8s: the primary's history; resyn
 T_REFUSE = const(0x11)   # P->S  reason (utf-8): the pair will not resync, and why
 T_SYNCED = const(0x12)   # P->S  gen 8s: the secondary is coherent with this generation
                          # S->P  gen 8s: ...and its card now says so (metadata written)
+T_UNCONF = const(0x13)   # S->P  {start u32, count u32}*: a demoted old primary's record of
+                         # its unconfirmed writes (roles.py): compare these blocks too
 # Mirrored writes
 T_WRITE = const(0x20)    # P->S  wid u32, block u32, data
 T_WACK = const(0x21)     # S->P  wid u32: every write and repair up to wid is durable

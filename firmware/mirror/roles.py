@@ -6,13 +6,18 @@
 # - promote (a secondary whose primary is gone): it leads from now on, under a new
 #   generation whose parent is the one it holds, with a clean dirty bitmap of its own.
 #   Only a complete copy may lead (CONSISTENT): a card caught mid-resync holds a mixture.
-# - demote (an old primary, back after a failover): it follows the new primary. If it
-#   knows it holds nothing the secondary lacked at the split (its bitmap survived, and is
-#   empty, and the secondary had confirmed its generation) it keeps its generation and
-#   says it is a consistent copy: the new primary then resyncs only the regions in its own
-#   bitmap. Otherwise (it rebooted, so its record of unconfirmed writes is gone, or it had
-#   some) it comes back blank and the new primary runs a full scan (the hash tree makes
-#   that cheap on the link; it reads both cards once).
+# - demote (an old primary, back after a failover): it follows the new primary, which
+#   resyncs the regions written on either side since the split. If it knows it holds
+#   nothing the secondary lacked at the split (its bitmap survived, and is empty, and the
+#   secondary had confirmed its generation) it keeps its generation and says it is a
+#   consistent copy: the new primary then resyncs only the regions in its own bitmap. Else,
+#   if its activity log names the extents of its unconfirmed writes (it survives a reset:
+#   it is on the card) and the generation the new primary was promoted from is known, it
+#   takes that generation, keeps the log on its card and sends it at each pairing
+#   (T_UNCONF) until the resync is over: the new primary resyncs its bitmap's regions plus
+#   those extents. Otherwise (no log, a FULL or damaged one, or an unknown split point) it
+#   comes back blank and the new primary runs a full scan (the hash tree makes that cheap
+#   on the link; it reads both cards once).
 # - settle --discard-this-side (a split: both written while apart): this side follows,
 #   blank, so the survivor overwrites every block that differs, its diverged regions.
 import hashlib
@@ -86,18 +91,41 @@ def unconfirmed(node):
         bool(node._inflight) or not node.meta.flags & PEER_SYNCED
 
 
-def demoted_meta(node):
+def split_gen(node):
+    """The generation the new primary was promoted from (its parent), or None if not
+    known: the peer's, when it is a primary of our history (it refused us); else ours,
+    if our secondary had confirmed it (PEER_SYNCED: no newer one of ours can be on it)."""
     m = node.meta
-    keep = not unconfirmed(node)
+    peer = node.peer
+    if peer is not None and peer["role"] == 1 and peer["parent"] != ZERO and \
+            peer["parent"] in (m.gen, m.parent):
+        return peer["parent"]
+    if m.flags & PEER_SYNCED:
+        return m.gen
+    return None
+
+
+def demoted_meta(node):
+    """The record a demoted primary continues with, and how it will be resynced:
+    "bitmap" (the new primary's), "log" (that and our activity log's extents) or "full"."""
+    m = node.meta
+    how = "full"
+    gen = ZERO
+    if not unconfirmed(node):
+        how = "bitmap"
+        gen = m.gen
+    elif node.cfg.actlog and node.actlog.extents() is not None and \
+            not node.actlog.writing and not node.actlog.needs_write():
+        # (a record on its way or due, a FULL one perhaps: the card's may be short of it)
+        gen = split_gen(node) or ZERO
+        if gen != ZERO:
+            how = "log"  # the log stays on the card (Primary._pack_meta_extra): T_UNCONF
     m.lost = []  # the new primary's copies are written over them
     m.role = 2
     m.parent = ZERO
-    if keep:
-        m.flags = CONSISTENT  # the new primary's bitmap covers every difference
-    else:
-        m.gen = ZERO  # no record of what differs: the new primary scans everything
-        m.flags = 0
-    return m, keep
+    m.gen = gen  # ZERO: no record of what differs, the new primary scans everything
+    m.flags = CONSISTENT if how != "full" else 0
+    return m, how
 
 
 def settle_problem(node):

@@ -4,11 +4,12 @@
 # (claims 5, 13, 16, 25, 33).
 import struct
 
+from mirror import actlog
 from mirror import proto as P
 from mirror.msgcheck import text
 from mirror.readserver import ReadServer
 from mirror.meta import CONSISTENT, ZERO, relation
-from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, Node
+from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, INFO_UNCONF, Node
 
 
 
@@ -28,10 +29,19 @@ class Secondary(Node):
         self._synced_here = False  # T_SYNCED received in this session
         self.counters.update({"writes_applied": 0, "dropped_writes": 0, "reads_served": 0})
         self.reads = ReadServer(self)  # blocks the primary's card could not read
+        # a demoted old primary's activity log (roles.py): the extents where its card may
+        # hold writes the new primary lacks, kept on the card beside the record until the
+        # resync is over (T_SYNCED), sent as T_UNCONF at each pairing
+        self.unconf = None
+        self._unconf_due = False
 
     def _meta_loaded(self, ok):
         m = self.meta
         if ok and m.role == 2:
+            log = actlog.load_slots(self._meta_reads, m.seq)
+            if log is not None:
+                self.unconf = actlog.ActivityLog(log[0])
+                self.unconf.restore(log[0], log[1])
             return
         if ok:
             self._event("demoted", "this card was a primary; it now follows")
@@ -47,7 +57,12 @@ class Secondary(Node):
         return self.paired and self._synced_here
 
     def _info_flags(self):
-        return INFO_CONSISTENT if self.meta.flags & CONSISTENT else 0
+        return (INFO_CONSISTENT if self.meta.flags & CONSISTENT else 0) | \
+            (INFO_UNCONF if self.unconf is not None else 0)
+
+    def _pack_meta_extra(self, buf):
+        if self.unconf is not None:
+            self.unconf.pack_into(buf, self.meta.seq)
 
     def _paired_check(self):
         problem = self._pair_problem()
@@ -100,6 +115,7 @@ class Secondary(Node):
         elif ftype == P.T_START:
             self._on_start(bytes(p[:8]))
         elif ftype == P.T_SYNCED:
+            self.unconf = None  # resynced: the record is dropped with this metadata write
             m = self.meta
             m.gen = bytes(p[:8])
             m.parent = ZERO
@@ -125,6 +141,22 @@ class Secondary(Node):
         self.split = False
         self.refusal = None
         self._event("paired", gen.hex())
+        self._unconf_due = self.unconf is not None
+
+    def _send_unconf(self):
+        """T_UNCONF: the blocks of the record's extents (in the volume); True once sent."""
+        u = self.unconf
+        eb = u.extent_blocks
+        buf = bytearray(8 * u.capacity)
+        n = 0
+        for e in u.extents():
+            if e * eb < self.vblocks:
+                struct.pack_into("<II", buf, n, e * eb, min(eb, self.vblocks - e * eb))
+                n += 8
+        if not n:
+            struct.pack_into("<II", buf, 0, 0, 1)  # nothing inside the volume: one block
+            n = 8
+        return self._send_now(P.T_UNCONF, memoryview(buf)[:n])
 
     # -- applying writes in stream order ---------------------------------------------
     def _apply(self, block, data, wid, account, mirrored=False):
@@ -216,6 +248,8 @@ class Secondary(Node):
 
     def _flush_control(self):
         self.reads.flush()
+        if self._unconf_due and self.paired and self._send_unconf():
+            self._unconf_due = False
         if self._synced_ack is not None and self._send_now(P.T_SYNCED, self._synced_ack):
             self._synced_ack = None
         # confirm at once when the writes stop, else every half window under a stream

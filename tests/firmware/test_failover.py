@@ -118,8 +118,8 @@ def test_promote_then_demote_resyncs_only_the_new_primarys_regions():
     old = pair.p.node
     assert not old.paired and "demote" in old.refusal  # refused as a primary
     assert roles.demote_problem(old) is None
-    meta, kept = roles.demoted_meta(old)
-    assert kept  # it had confirmed everything before it went away
+    meta, how = roles.demoted_meta(old)
+    assert how == "bitmap"  # it had confirmed everything before it went away
     pair.p.switch("secondary", pair.now, True)
     pair.run(50000, until=lambda: new.paired and not new.busy() and
              pair.p.node.meta.gen == new.meta.gen)
@@ -128,19 +128,65 @@ def test_promote_then_demote_resyncs_only_the_new_primarys_regions():
 
 
 def test_demote_of_an_old_primary_that_wrote_apart_drops_its_writes_with_a_full_scan():
-    pair = synced_pair(nblocks=512)
+    # the log off (actlog=0), or the split point unknown: a full scan
+    pair = synced_pair(nblocks=512, actlog=0)
     new = _fail_over(pair)
     pair.write(100, block(100, 9))  # the old primary, cut off, still took a write
     pair.s.card.writeblocks(200, block(200, 3))
     new.app_write(200, block(200, 3), pair.now)
-    meta, kept = roles.demoted_meta(pair.p.node)
-    assert not kept and meta.gen == ZERO
+    meta, how = roles.demoted_meta(pair.p.node)
+    assert how == "full" and meta.gen == ZERO
     pair.p.switch("secondary", pair.now, False)
     pair.connect()
     pair.run(50000, until=lambda: new.paired and not new.busy() and
              pair.p.node.meta.gen == new.meta.gen)
     assert pair.coherent() and new.counters["scans"] == 1
     assert bytes(pair.p.card.data[100 * 512:101 * 512]) != block(100, 9)
+
+
+def _writes_apart_then_reset(**kw):
+    """Fail over; the old primary, cut off, takes a write (block 100: a new generation of
+    its own) and resets (its bitmap gone); the promoted one writes block 700. The old
+    primary comes back, is refused, and is asked to demote."""
+    kw = dict({"region_blocks": 16, "actlog": 1, "al_extent_blocks": 64, "al_extents": 2},
+              **kw)
+    pair = synced_pair(nblocks=1024, **kw)
+    new = _fail_over(pair)
+    pair.write(100, block(100, 9))
+    pair.s.card.writeblocks(700, block(700, 3))
+    new.app_write(700, block(700, 3), pair.now)
+    old = pair.p.switch("primary", pair.now, False)  # a reset: only the card's log is left
+    pair.connect()
+    pair.run(3000)
+    assert not old.paired and "demote" in old.refusal
+    return pair, new, old
+
+
+def test_demote_after_a_reset_resyncs_by_both_records_not_a_full_scan():
+    pair, new, old = _writes_apart_then_reset()
+    meta, how = roles.demoted_meta(old)
+    assert how == "log" and meta.gen == new.meta.parent  # the generation of the split
+    sec = pair.p.switch("secondary", pair.now, True)
+    assert sec.unconf is not None and sec.unconf.extents() == [1]  # block 100's extent
+    pair.run(50000, until=lambda: new.paired and not new.busy() and sec.meta.gen == new.meta.gen)
+    assert pair.coherent() and new.counters["scans"] == 0  # no full scan
+    assert "peer_unconfirmed" in pair.s.event_names()
+    # the old primary's write apart is dropped, the new primary's is there
+    assert bytes(pair.p.card.data[100 * 512:101 * 512]) != block(100, 9)
+    assert bytes(pair.p.card.data[700 * 512:701 * 512]) == block(700, 3)
+    assert sec.unconf is None
+    assert pair.p.switch("secondary", pair.now, True).unconf is None  # dropped on the card
+
+
+def test_demote_with_a_damaged_activity_log_falls_back_to_a_full_scan():
+    pair, new, old = _writes_apart_then_reset()
+    old.actlog.restore(0, None)  # as a boot that found the log damaged: FULL
+    meta, how = roles.demoted_meta(old)
+    assert how == "full" and meta.gen == ZERO
+    pair.p.switch("secondary", pair.now, True)
+    pair.run(50000, until=lambda: new.paired and not new.busy() and
+             pair.p.node.meta.gen == new.meta.gen)
+    assert pair.coherent() and new.counters["scans"] == 1
 
 
 def test_wrong_uses_are_refused_and_change_nothing():

@@ -22,12 +22,14 @@ def test_the_failover_campaign_passes(capsys):
     s = run_failover_campaign(0, SEEDS, jobs=default_jobs())
     with capsys.disabled():
         print("\n  failover sim: %d seeds, %d failed; stories %s; settles dropping %s; "
-              "healed reads %d, in background %d" % (
+              "demotes by %s; healed reads %d, in background %d" % (
                   SEEDS, s["failed"], s["stories"], s["settled_by_dropping"],
-                  s["healed_reads"], s["healed_in_background"]))
+                  s["demoted_by"], s["healed_reads"], s["healed_in_background"]))
     assert s["failed"] == 0, s["failing"][:5]
     assert all(s["stories"].get(k, 0) > SEEDS // 5 for k in ("dead", "cut", "split"))
     assert s["settled_by_dropping"]["old"] > 0 and s["settled_by_dropping"]["new"] > 0
+    # every way demote resyncs: the bitmap alone, with the old primary's log, a full scan
+    assert all(n > 0 for n in s["demoted_by"].values()), s["demoted_by"]
     assert s["healed_reads"] > 0 and s["faults"].get("bad_block", 0) > SEEDS // 2
     # issue 11: faults while the pair settles into its new roles after a command
     assert s["faults"].get("cut_after_command", 0) > SEEDS // 10

@@ -148,9 +148,10 @@ def _failover(args, jobs, out):
         out.write(json.dumps(s, sort_keys=True) + "\n")
     else:
         out.write("%d failover scenarios from seed %d: %d passed, %d failed; stories %s; "
-                  "settles dropping %s; healed reads %d (in background %d)\n" % (
+                  "settles dropping %s; demotes resynced by %s; healed reads %d (in background %d)\n" % (
                       n, args.start, s["passed"], s["failed"], s["stories"],
-                      s["settled_by_dropping"], s["healed_reads"], s["healed_in_background"]))
+                      s["settled_by_dropping"], s["demoted_by"], s["healed_reads"],
+                      s["healed_in_background"]))
         for f in s["failing"][:10]:
             out.write("FAIL seed %d: %s\n  reproduce: sdmirror sim --failover --seeds 1 "
                       "--start %d -v\n" % (f["seed"], f["details"], f["seed"]))

@@ -50,6 +50,7 @@ from . import fast  # noqa: E402
 from .faults import power_on  # noqa: E402
 from .link import UART_BPS, Link  # noqa: E402
 from .oracle import Oracle  # noqa: E402
+from .scenario import explore_actlog  # noqa: E402
 from .world import Runaway, World  # noqa: E402
 
 STORIES = ("dead", "cut", "split")
@@ -206,6 +207,7 @@ class FailoverScenario:
         rng = random.Random(seed)
         self.world = w = World(rng, verbose)
         self.params = p = make_params(rng)
+        explore_actlog(seed, p["cfg"])  # the log on in most (a source of its own)
         vol = p["volume_blocks"]
         image = rng.randbytes(vol * BLOCK) + bytes(META_BLOCKS * BLOCK)
         self.cards = {"A": Card(w, "A", vol + META_BLOCKS, image),
@@ -221,6 +223,7 @@ class FailoverScenario:
         self.apps = {}
         self.survivor = "A"
         self.dropped = None  # the side whose changes settle discarded
+        self.demoted = None  # how demote resynced the old primary (roles.demoted_meta)
         self.promoted_at = None
         self.on_both = set()  # writes the secondary's card was seen to hold when acknowledged
         # faults after an operator's command: a source of their own, so that the stories
@@ -355,7 +358,7 @@ class FailoverScenario:
         a = self.boards["A"]
         if not a.on or not a.node.refusal or roles.demote_problem(a.node) is not None:
             return False
-        roles.demoted_meta(a.node)
+        self.demoted = roles.demoted_meta(a.node)[1]  # bitmap, log or full (roles.py)
         self._retire_app("A")
         a.switch(Secondary, self._cfg("secondary"))
         return True
@@ -478,6 +481,7 @@ class FailoverScenario:
         return {"seed": self.seed, "ok": not fails, "failures": fails,
                 "details": {k: v[:3] for k, v in sorted(w.violations.items())},
                 "story": self.params["story"], "dropped": self.dropped,
+                "demoted": self.demoted,
                 "faults": dict(sorted(w.faults.items())), "app": counts,
                 "healed_in_background": healed, "link_bytes": self.link.bytes_sent,
                 "events": w.events_run, "torn_meta": []}
@@ -498,7 +502,7 @@ def run_seed(seed, verbose=False, pure=False):
 def _one(seed):
     r = run_seed(seed)
     return {k: r[k] for k in ("seed", "ok", "failures", "details", "story", "dropped",
-                              "faults", "app", "healed_in_background")}
+                              "demoted", "faults", "app", "healed_in_background")}
 
 
 def run_failover_campaign(start, count, jobs=1):
@@ -507,11 +511,14 @@ def run_failover_campaign(start, count, jobs=1):
     results = pmap(_one, range(start, start + count), jobs)
     summary = {"scenarios": count, "start": start, "passed": 0, "failed": 0, "stories": {},
                "settled_by_dropping": {"old": 0, "new": 0}, "healed_reads": 0,
+               "demoted_by": {"bitmap": 0, "log": 0, "full": 0},
                "healed_in_background": 0, "read_errors": 0, "faults": {}, "failing": []}
     for r in results:
         summary["stories"][r["story"]] = summary["stories"].get(r["story"], 0) + 1
         if r["dropped"]:
             summary["settled_by_dropping"]["old" if r["dropped"] == "A" else "new"] += 1
+        if r["demoted"]:
+            summary["demoted_by"][r["demoted"]] += 1
         summary["healed_reads"] += r["app"].get("healed", 0)
         summary["read_errors"] += r["app"].get("read_errors", 0)
         summary["healed_in_background"] += r["healed_in_background"]

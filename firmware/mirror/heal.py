@@ -128,6 +128,13 @@ class PeerReads:
                 self.state = FAILED
 
     # -- background heals ------------------------------------------------------------------
+    def drop_heals(self):
+        """The card is detached (detach.py): nothing to rewrite a heal onto; they stop."""
+        self.queue = []
+        self._hstep = _H_FREE
+        if self.state == WAIT and self.owner == 2:
+            self.state = IDLE  # its answer, when it comes, is ignored
+
     def unreadable(self, block, count):
         """A background read of [block, block + count) failed on our card."""
         q = self.queue

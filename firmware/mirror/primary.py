@@ -281,7 +281,7 @@ class Primary(Node):
             # nothing valid); unconfirmed resync work goes back to the bitmap
             self.session.restart(self.now, "card failed")
         self._drop_jobs()
-        self.reads.queue = []  # heals would read our card: nothing to heal it onto
+        self.reads.drop_heals()  # nothing to rewrite a heal onto
         self.detached = Detached(self, why)
         self.counters["card_failures"] += 1
         self._event("card_failed", why)

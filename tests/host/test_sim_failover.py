@@ -1,5 +1,6 @@
 """The failover campaign (sim/failover.py): promotions, returns of the old primary,
-settles, bad blocks and read-error bursts, each scenario checked. make test runs 200
+settles, bad blocks and read-error bursts, a card that fails and comes back, each scenario
+checked. make test runs 200
 seeds; CI (SDMIRROR_SIM_SEEDS=10000) runs a tenth of its seed count."""
 import os
 
@@ -22,11 +23,16 @@ def test_the_failover_campaign_passes(capsys):
     s = run_failover_campaign(0, SEEDS, jobs=default_jobs())
     with capsys.disabled():
         print("\n  failover sim: %d seeds, %d failed; stories %s; settles dropping %s; "
-              "demotes by %s; healed reads %d, in background %d" % (
+              "demotes by %s; healed reads %d, in background %d; detached %s" % (
                   SEEDS, s["failed"], s["stories"], s["settled_by_dropping"],
-                  s["demoted_by"], s["healed_reads"], s["healed_in_background"]))
+                  s["demoted_by"], s["healed_reads"], s["healed_in_background"],
+                  s["detached"]))
     assert s["failed"] == 0, s["failing"][:5]
     assert all(s["stories"].get(k, 0) > SEEDS // 5 for k in ("dead", "cut", "split"))
+    # a card that fails: detached, served from the secondary, attached and copied back
+    d = s["detached"]
+    assert s["stories"].get("card", 0) > SEEDS // 8 and d["scenarios"] > SEEDS // 10
+    assert d["reads"] > 0 and d["writes"] > 0 and d["copied_back"] > 0
     assert s["settled_by_dropping"]["old"] > 0 and s["settled_by_dropping"]["new"] > 0
     # every way demote resyncs: the bitmap alone, with the old primary's log, a full scan
     assert all(n > 0 for n in s["demoted_by"].values()), s["demoted_by"]
@@ -51,6 +57,24 @@ def test_a_heal_with_wrong_data_is_caught(monkeypatch):
             assert "bad_heal" in r["failures"]
             return
     pytest.fail("no seed healed a read")
+
+
+def test_a_copy_back_with_wrong_data_is_caught(monkeypatch):
+    """The checks can fail on the story "card": a copy onto the returned card that writes
+    other bytes than the secondary sent is noticed."""
+    from mirror.detach import Detached
+    orig = Detached.answer
+
+    def corrupting(self, ok):
+        self.node._rmv[0] ^= 0xFF
+        orig(self, ok)
+    monkeypatch.setattr(Detached, "answer", corrupting)
+    for seed in range(100):
+        r = run_seed(seed)
+        if r["copied_back"]:
+            assert set(r["failures"]) & {"diverged", "bad_reads", "lost_acked_writes"}, r
+            return
+    pytest.fail("no seed copied onto a returned card")
 
 
 def test_a_seed_replays_the_same():

@@ -47,7 +47,8 @@ def build_parser():
                    help="print the trace of each scenario (runs in this process)")
     p.add_argument("--sweep", action="store_true", help="run the power-loss sweep")
     p.add_argument("--failover", action="store_true",
-                   help="run the failover campaign instead (promote, demote, settle, heals)")
+                   help="run the failover campaign instead (promote, demote, settle, heals, "
+                        "a card that fails)")
     p.add_argument("--sweep-case", metavar="C:SIDE:TRIGGER:I",
                    help="run one case of the sweep (as printed by a failing sweep)")
     p.add_argument("--pure", action="store_true",
@@ -148,10 +149,14 @@ def _failover(args, jobs, out):
         out.write(json.dumps(s, sort_keys=True) + "\n")
     else:
         out.write("%d failover scenarios from seed %d: %d passed, %d failed; stories %s; "
-                  "settles dropping %s; demotes resynced by %s; healed reads %d (in background %d)\n" % (
+                  "settles dropping %s; demotes resynced by %s; healed reads %d (in background %d); "
+                  "cards detached in %d (%d reads, %d writes served by the secondary, %d blocks "
+                  "copied back)\n" % (
                       n, args.start, s["passed"], s["failed"], s["stories"],
                       s["settled_by_dropping"], s["demoted_by"], s["healed_reads"],
-                      s["healed_in_background"]))
+                      s["healed_in_background"], s["detached"]["scenarios"],
+                      s["detached"]["reads"], s["detached"]["writes"],
+                      s["detached"]["copied_back"]))
         for f in s["failing"][:10]:
             out.write("FAIL seed %d: %s\n  reproduce: sdmirror sim --failover --seeds 1 "
                       "--start %d -v\n" % (f["seed"], f["details"], f["seed"]))

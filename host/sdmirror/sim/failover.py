@@ -11,7 +11,12 @@ errors come in bursts, and then plays one story:
           link, refused, demote (its bitmap survived: a resync by regions);
 - split:  the link is cut, both sides are written (the old primary keeps its application,
           the promoted one gets its own); mended, the pair refuses; `settle
-          --discard-this-side` on a side picked at random drops that side's changes.
+          --discard-this-side` on a side picked at random drops that side's changes;
+- card:   the primary's card stops answering for a while (every request fails); the
+          primary detaches it (mirror/detach.py) and the application carries on, served
+          from the secondary; then the card answers again and the operator's `attach`
+          copies what it lacks from the secondary (a quarter of the scenarios, drawn from a
+          source of their own so that recorded seeds keep their stories).
 The operator's commands go through mirror/roles.py as the console's do: a command still
 refused (say, the refusal has not happened yet) is tried again a little later. Half of the
 commands are followed, within 3 s, by a fault while the pair settles into its new roles
@@ -19,14 +24,16 @@ commands are followed, within 3 s, by a fault while the pair settles into its ne
 once it has reset into it, or the other one).
 
 Checks (failure categories):
-- lost_acked_writes: after settling, a block holds something the surviving history does
+- lost_acked_writes: a write acknowledged while the card is detached is not on the
+  secondary's card at that moment; after settling, a block holds something the surviving history does
   not allow (the application's acknowledged writes on the side that survived, from the
   promoted card's contents at promotion on); at promotion, the promoted card lacks a write
   acknowledged as durable on both cards; a block declared lost (our card lost its only
   copy) is exempt, its reads must fail;
 - diverged: the cards differ after settling;
-- bad_heal: a read healed from the secondary returned other data than the block's last
-  acknowledged write, or a read returned data where it had to fail;
+- bad_heal: a read healed from the secondary (or served by it while detached) returned
+  other data than the block's last acknowledged write, or a read returned data where it
+  had to fail;
 - unsettled: the pair never got back to paired, synced and idle, or an operator's command
   stayed refused.
 """
@@ -53,7 +60,7 @@ from .oracle import Oracle  # noqa: E402
 from .scenario import explore_actlog  # noqa: E402
 from .world import Runaway, World  # noqa: E402
 
-STORIES = ("dead", "cut", "split")
+STORIES = ("dead", "cut", "split")  # drawn by make_params; "card" is drawn apart
 CHECKS = ("lost_acked_writes", "diverged", "bad_heal", "unsettled")
 _PROBE_MS = 250
 _OPERATOR_MS = 200  # an operator tries a refused command again after this
@@ -67,28 +74,139 @@ class HealingApp(App):
     def __init__(self, *a, **kw):
         self.scenario = kw.pop("scenario")
         App.__init__(self, *a, **kw)
-        self.counts.update({"healed": 0, "read_errors": 0})
+        self.counts.update({"healed": 0, "read_errors": 0, "detached_reads": 0,
+                            "detached_writes": 0})
+
+    # -- a detached card (mirror/detach.py), as MirroredVolume drives it --------------------
+    def _detached(self):
+        return getattr(self.board.node, "detached", None) is not None
+
+    def _card_result(self, ok):
+        """What MirroredVolume tells the node of each request to the card."""
+        node = self.board.node
+        if node.role == "primary":
+            node.card_result(ok)
+
+    def _write(self):
+        if not self._detached():
+            App._write(self)
+            return
+        block, data, life = self._admit
+        self._admit = None
+        w = self.oracle.issue(block, data, self.world.now)
+        self.counts["writes"] += 1
+        self.world.log("app", "write #%d (detached)" % w.id, "blocks %d+%d" % (block, w.n))
+        self._serve_write(w, data)
+
+    def _write_done(self, life, w, data):
+        inner = App._write_done(self, life, w, data)
+
+        def done(ok):
+            if life == self._life:
+                self._card_result(ok)
+                if not ok and self._detached():
+                    self._serve_write(w, data)  # the write that detached it: served
+                    return
+            inner(ok)
+        return done
+
+    def _serve_write(self, w, data):
+        """Detached: the write goes to the secondary alone and completes once durable
+        there (async mode too), or fails."""
+        w.detached = True
+        if not self.board.node.paired:
+            self._write_failed(w, "no secondary")
+            return
+        self._op = [w, data, 0, None]
+        self._forward()
+
+    def _forward(self):
+        op = self._op
+        w = op[0]
+        if not w.detached:
+            App._forward(self)
+            return
+        self._forwarding = True
+        try:
+            while op[2] * self.fb < w.n:
+                i = op[2]
+                piece = memoryview(op[1])[i * self.fb * BLOCK:(i + 1) * self.fb * BLOCK]
+                try:
+                    token = self.board.app_write(w.block + i * self.fb, piece)
+                except OSError:
+                    self._write_failed(w, "no secondary")
+                    return
+                if token < 0:
+                    return  # congested: _on_node retries
+                op[2] += 1
+                op[3] = token
+        finally:
+            self._forwarding = False
+        self._await_durable(op, self._life, self.world.now + self.timeout_ms)
+
+    def _await_durable(self, op, life, give_up):
+        if op is not self._op or life != self._life:
+            return  # acknowledged meanwhile (_on_node), or the power went
+        node = self.board.node
+        if node.durable(op[3]):
+            self._ack(op[0])
+        elif node.never(op[3]) or self.world.now >= give_up:
+            self._write_failed(op[0], "not confirmed by the secondary")
+        else:
+            self.world.after(2, self._await_durable, op, life, give_up)
+
+    def _write_failed(self, w, why):
+        w.failed = True
+        self.counts["errors"] += 1
+        self.world.log("app", "write #%d failed: %s" % (w.id, why))
+        self._next()
 
     def _go(self, life):
         if life != self._life:
             return
         rng = self.world.rng
         if not self.board.on or not self.board.node.ready or rng.random() >= self.read_ratio:
-            App._go(self, life)  # a write (or waiting for the node), as App does
+            if not self._detached():
+                App._go(self, life)  # a write (or waiting for the node), as App does
+                return
+            ratio, self.read_ratio = self.read_ratio, 0.0  # App's reads would go to the card
+            try:
+                App._go(self, life)
+            finally:
+                self.read_ratio = ratio
             return
         block, n = self._pick()
         self.busy = True
         self.counts["reads"] += 1
         self.board.app_io()
+        if self._detached():
+            if self.board.node.is_lost(block, n):
+                self._failed(block, "lost")
+            else:
+                self.counts["detached_reads"] += 1
+                self._heal_next(life, block, n, 0)  # every block from the secondary
+            return
         buf = bytearray(n * BLOCK)
         self.board.card.submit("r", block, buf, self._read_back(life, block, n, buf), fg=True)
 
     def _ack(self, w):
         """A sync write acknowledged: with degraded=refuse that promises both cards hold it
-        (also after a resync in a later session); proven acknowledgements are recorded."""
+        (also after a resync in a later session); proven acknowledgements are recorded.
+        A write served while detached promises it whatever the mode."""
         fw = w.forwarded
         node = self.board.node
-        if fw is not None and fw[0] is node and node.paired and \
+        if w.detached:
+            w.local = True  # completed: the history the survivor must hold
+            self.counts["detached_writes"] += 1
+            card = self.peer_card
+            for b in range(w.block, w.block + w.n):
+                if card.block(b) not in self.oracle.newer_or_same(w, b):
+                    self.world.violation("lost_acked_writes", "write #%d acknowledged while "
+                                         "detached, block %d not on the secondary" % (w.id, b))
+                    break
+            else:
+                self.scenario.on_both.add(w)
+        elif fw is not None and fw[0] is node and node.paired and \
                 node.session.stats["sessions"] == fw[1]:
             self.scenario.on_both.add(w)
         elif self.board.cfg.degraded == "refuse":
@@ -107,6 +225,7 @@ class HealingApp(App):
             if life != self._life:
                 return
             self.board.app_io()
+            self._card_result(ok)
             node = self.board.node
             if node.is_lost(block, n):
                 self._failed(block, "lost")
@@ -123,10 +242,14 @@ class HealingApp(App):
             self._next()
             return
         buf = bytearray(BLOCK)
+        if self._detached():
+            self._fetch(life, block, n, i, buf)
+            return
 
         def local(ok):
             if life != self._life:
                 return
+            self._card_result(ok)
             if ok:
                 self._heal_next(life, block, n, i + 1)
             else:
@@ -141,8 +264,10 @@ class HealingApp(App):
             return
         reads = node.reads
         if reads.state != IDLE:  # a background heal holds the request slot
+            reads.wanted = True  # (the copy onto a returned card lets us go first)
             self.world.after(2, self._retry_fetch, life, block, n, i, buf)
             return
+        reads.wanted = False
         reads.start(b, memoryview(buf))
         self.board._after()
         self._await(life, block, n, i, buf, self.world.now + self.timeout_ms)
@@ -165,12 +290,16 @@ class HealingApp(App):
             self._failed(b, "unreadable on both cards")
             return
         want = self.oracle.expected_exact(b)
-        if bytes(buf) != want:
+        if bytes(buf) != want and (not self.oracle.failed_since_local(b) or
+                                   bytes(buf) not in self.oracle.acceptable(b, "local")):
             self.world.violation("bad_heal", "block %d healed with other data than its last "
                                  "acknowledged write" % b)
-        self.counts["healed"] += 1
-        self.world.log("app", "read of block %d healed from the secondary" % b)
-        self.board.card.submit("w", b, bytes(buf), lambda ok: None, fg=True)
+        if self._detached():
+            self.world.log("app", "read of block %d served by the secondary" % b)
+        else:
+            self.counts["healed"] += 1
+            self.world.log("app", "read of block %d healed from the secondary" % b)
+            self.board.card.submit("w", b, bytes(buf), self._card_result, fg=True)
         self._heal_next(life, block, n, i + 1)
 
     def _failed(self, b, why):
@@ -208,6 +337,8 @@ class FailoverScenario:
         self.world = w = World(rng, verbose)
         self.params = p = make_params(rng)
         explore_actlog(seed, p["cfg"])  # the log on in most (a source of its own)
+        if random.Random("failover-card-%d" % seed).random() < 0.25:
+            p["story"] = "card"  # (its own source: the other draws stay as they were)
         vol = p["volume_blocks"]
         image = rng.randbytes(vol * BLOCK) + bytes(META_BLOCKS * BLOCK)
         self.cards = {"A": Card(w, "A", vol + META_BLOCKS, image),
@@ -293,6 +424,13 @@ class FailoverScenario:
         w = self.world
         story = self.params["story"]
         t2 = self.params["t"][1]
+        if story == "card":
+            # every request to the card fails for t2 (a pulled or failing card)
+            self.cards["A"].error_burst(10 ** 9, 10 ** 9, t2)
+            w.fault("card_dead", "A")
+            self.apps["A"].t_stop = w.now + t2 + self.params["t"][2]
+            w.at(w.now + t2 + 1, self._operator, self._attach)
+            return
         if story == "dead":
             self.apps["A"].power_lost()
             self.boards["A"].power_off()
@@ -353,6 +491,20 @@ class FailoverScenario:
             w.after(self.params["t"][2] + 1000, self._operator, self._settle)
         else:
             self._operator(self._demote)
+
+    def _attach(self):
+        """The operator's `attach` once the card answers again (firmware/cardcmds.py)."""
+        a = self.boards["A"]
+        if not a.on:
+            return False
+        node = a.node
+        if node.detached is None:
+            self.world.log("operator", "attach: the card was not detached")
+            return True
+        if node.attach(a.card.blocks, self.world.now) is not None:
+            return False  # still copying from an earlier attach, or refused: later
+        a._after()
+        return True
 
     def _demote(self):
         a = self.boards["A"]
@@ -415,7 +567,9 @@ class FailoverScenario:
     def _operator(self, cmd, tries=0):
         if cmd():
             self.world.log("operator", cmd.__name__.strip("_") + " done")
-            self._fault_after({"_promote": "B", "_demote": "A"}.get(cmd.__name__, self.dropped))
+            if cmd != self._attach:  # (a reset while detached is refused: README)
+                self._fault_after({"_promote": "B", "_demote": "A"}.get(cmd.__name__,
+                                                                       self.dropped))
             return
         if tries >= _OPERATOR_TRIES:
             self.world.violation("unsettled", "%s stayed refused" % cmd.__name__.strip("_"))
@@ -447,6 +601,8 @@ class FailoverScenario:
                 pb.card.pending() or sb.card.pending():
             return False
         p, s = pb.node, sb.node
+        if p.detached is not None:
+            return False  # the story "card" ends with the card in use again (attach)
         return p.paired and s.paired and not p.busy() and not s.busy() and not p._inflight \
             and s.meta.gen == p.meta.gen and s.status()["consistent"] \
             and p.session.in_flight() == 0 and s.session.in_flight() == 0
@@ -476,14 +632,16 @@ class FailoverScenario:
         for app in self.apps.values():
             for k, v in app.counts.items():
                 counts[k] = counts.get(k, 0) + v
-        healed = sum(b.node.counters.get("healed_blocks", 0) for b in self.boards.values()
-                     if b.on and b.node.role == "primary")
+        primaries = [b.node for b in self.boards.values() if b.on and b.node.role == "primary"]
+        healed = sum(n.counters.get("healed_blocks", 0) for n in primaries)
         return {"seed": self.seed, "ok": not fails, "failures": fails,
                 "details": {k: v[:3] for k, v in sorted(w.violations.items())},
                 "story": self.params["story"], "dropped": self.dropped,
                 "demoted": self.demoted,
                 "faults": dict(sorted(w.faults.items())), "app": counts,
                 "healed_in_background": healed, "link_bytes": self.link.bytes_sent,
+                "card_failures": sum(n.counters.get("card_failures", 0) for n in primaries),
+                "copied_back": sum(n.counters.get("copied_back", 0) for n in primaries),
                 "events": w.events_run, "torn_meta": []}
 
 
@@ -502,7 +660,8 @@ def run_seed(seed, verbose=False, pure=False):
 def _one(seed):
     r = run_seed(seed)
     return {k: r[k] for k in ("seed", "ok", "failures", "details", "story", "dropped",
-                              "demoted", "faults", "app", "healed_in_background")}
+                              "demoted", "faults", "app", "healed_in_background",
+                              "card_failures", "copied_back")}
 
 
 def run_failover_campaign(start, count, jobs=1):
@@ -512,7 +671,8 @@ def run_failover_campaign(start, count, jobs=1):
     summary = {"scenarios": count, "start": start, "passed": 0, "failed": 0, "stories": {},
                "settled_by_dropping": {"old": 0, "new": 0}, "healed_reads": 0,
                "demoted_by": {"bitmap": 0, "log": 0, "full": 0},
-               "healed_in_background": 0, "read_errors": 0, "faults": {}, "failing": []}
+               "healed_in_background": 0, "read_errors": 0, "faults": {}, "failing": [],
+               "detached": {"scenarios": 0, "reads": 0, "writes": 0, "copied_back": 0}}
     for r in results:
         summary["stories"][r["story"]] = summary["stories"].get(r["story"], 0) + 1
         if r["dropped"]:
@@ -522,6 +682,11 @@ def run_failover_campaign(start, count, jobs=1):
         summary["healed_reads"] += r["app"].get("healed", 0)
         summary["read_errors"] += r["app"].get("read_errors", 0)
         summary["healed_in_background"] += r["healed_in_background"]
+        d = summary["detached"]
+        d["scenarios"] += 1 if r["card_failures"] else 0
+        d["reads"] += r["app"].get("detached_reads", 0)
+        d["writes"] += r["app"].get("detached_writes", 0)
+        d["copied_back"] += r["copied_back"]
         for k, v in r["faults"].items():
             summary["faults"][k] = summary["faults"].get(k, 0) + v
         if r["ok"]:

@@ -19,7 +19,7 @@ BLOCK = 512
 
 class Write:
     __slots__ = ("id", "block", "n", "issued_at", "local", "durable", "forwarded", "failed",
-                 "token")
+                 "token", "detached")
 
     def __init__(self, wid, block, n, now):
         self.id = wid
@@ -31,6 +31,7 @@ class Write:
         self.forwarded = None  # (node, session number) it was sent to a paired secondary in
         self.failed = False  # the primary's card reported an error
         self.token = None  # the controller's token of its last piece (app_write())
+        self.detached = False  # served by the secondary alone (mirror/detach.py)
 
 
 class Oracle:
@@ -99,6 +100,16 @@ class Oracle:
             if seen:
                 ok.add(data)
         return ok
+
+    def failed_since_local(self, b):
+        """A write to b that failed to the application came after its last completed one
+        (it may or may not have reached a card: expected_exact cannot say)."""
+        for w, _, _ in reversed(self._versions[b]):
+            if w.local:
+                return False
+            if w.failed:
+                return True
+        return False
 
     def expected_exact(self, b):
         """The block's contents if the primary suffered no fault: the last version."""

@@ -19,6 +19,7 @@ COMMANDS = (
     ("promote", "sdmirror.commands.promote", "make a secondary whose primary is gone the primary"),
     ("demote", "sdmirror.commands.demote", "make an old primary, back after a failover, follow the new one"),
     ("settle", "sdmirror.commands.settle", "settle a split: drop this side's changes (--discard-this-side)"),
+    ("attach", "sdmirror.commands.attach", "give a primary whose card was detached its card again"),
     ("demo", "sdmirror.demo.cli", "the emulated pair tells its story; report in demo-report/"),
     ("verify", "sdmirror.commands.verify", "compare two card images block by block"),
     ("emu", "sdmirror.emu.cli", "run the emulated pair (MicroPython VMs, card models, link)"),

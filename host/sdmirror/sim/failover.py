@@ -198,27 +198,23 @@ class HealingApp(App):
         if w.detached:
             w.local = True  # completed: the history the survivor must hold
             self.counts["detached_writes"] += 1
-            card = self.peer_card
-            for b in range(w.block, w.block + w.n):
-                if card.block(b) not in self.oracle.newer_or_same(w, b):
-                    self.world.violation("lost_acked_writes", "write #%d acknowledged while "
-                                         "detached, block %d not on the secondary" % (w.id, b))
-                    break
-            else:
-                self.scenario.on_both.add(w)
+            self._on_secondary_now(w, "acknowledged while detached")
         elif fw is not None and fw[0] is node and node.paired and \
                 node.session.stats["sessions"] == fw[1]:
             self.scenario.on_both.add(w)
         elif self.board.cfg.degraded == "refuse":
-            card = self.peer_card
-            for b in range(w.block, w.block + w.n):
-                if card.block(b) not in self.oracle.newer_or_same(w, b):
-                    self.world.violation("lost_acked_writes", "degraded=refuse acknowledged "
-                                         "write #%d, block %d not on the secondary" % (w.id, b))
-                    break
-            else:
-                self.scenario.on_both.add(w)
+            self._on_secondary_now(w, "acknowledged (degraded=refuse)")
         App._ack(self, w)
+
+    def _on_secondary_now(self, w, what):
+        """The acknowledgement promised the secondary's card holds the write: it must."""
+        card = self.peer_card
+        for b in range(w.block, w.block + w.n):
+            if card.block(b) not in self.oracle.newer_or_same(w, b):
+                self.world.violation("lost_acked_writes", "write #%d %s, block %d not on the "
+                                     "secondary" % (w.id, what, b))
+                return
+        self.scenario.on_both.add(w)
 
     def _read_back(self, life, block, n, buf):
         def done(ok):

@@ -55,10 +55,12 @@ class Detached:
         self.copied = 0  # blocks copied onto the returned card
         self.card_gen = None  # the generation our card records (Primary._new_history)
         self.announced = False  # the secondary was sent our new generation this session
+        self.unserved = False  # the secondary was behind when we detached: writes fail
 
     def describe(self):
         if self.state == _WAITING:
-            return "failed (detached): " + self.why
+            return "failed (detached): " + self.why + (
+                "; the secondary holds no complete copy: writes fail" if self.unserved else "")
         if self.state == _PROBING:
             return "returned: reading its metadata"
         return "returned: copying %s from the secondary (%d regions left)" % (
@@ -134,7 +136,7 @@ class Detached:
         """Move the copy on, if it can move (called after every event)."""
         node = self.node
         reads = node.reads
-        if not self.announced and node.paired and not self.boot and \
+        if not self.announced and node.paired and not self.boot and not self.unserved and \
                 node._send_now(P.T_SYNCED, node.meta.gen):
             # the secondary holds this generation's data (every write since the detach was
             # forwarded to it): it records it, and the primary's old card is older

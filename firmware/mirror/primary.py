@@ -296,6 +296,13 @@ class Primary(Node):
         the writes made meanwhile."""
         m = self.meta
         self.detached.card_gen = m.gen
+        if not m.flags & PEER_SYNCED:
+            # the secondary is behind this generation (a resync was owed): it holds no
+            # complete copy to write onto, and a generation after ours would not follow
+            # from its own (refused as diverged). Writes fail, as DRBD's do with a
+            # diskless primary whose peer is not UpToDate; reads it holds are served.
+            self.detached.unserved = True
+            return
         m.parent = m.gen
         m.gen = self._new_gen()
         m.flags &= ~PEER_SYNCED
@@ -308,8 +315,8 @@ class Primary(Node):
             Node._meta_unreadable(self)
             return
         self.meta.role = 1
-        self.ready = True
         self.detach("the card failed at boot (its metadata blocks cannot be read)")
+        self.ready = True  # (after detach: the history is taken from the secondary, _adopt)
         self.detached.boot = True
         self.detached.boot_card = True
         if getattr(self, "_transport", False):
@@ -457,7 +464,7 @@ class Primary(Node):
                              (len(data), block))
         det = self.detached
         if det is not None:
-            if not self.paired:
+            if not self.paired or det.unserved:
                 raise OSError(5)  # detached, no secondary: the write would reach no card
             det.wrote(block, n)  # our card lacks it: copied back when a card returns
         if self.lost:

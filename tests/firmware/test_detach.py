@@ -282,3 +282,27 @@ def test_without_card_errors_a_card_dead_at_boot_is_fatal_as_before():
     pair.p.dead = True
     p = pair.p.switch("primary", pair.now, False)
     assert not p.ready and p.detached is None and "fatal" in pair.p.event_names()
+
+
+def test_detached_while_the_secondary_is_behind_serves_what_it_holds_and_refuses_writes():
+    pair = synced_pair(nblocks=256, region_blocks=8)
+    vol = pair.volume()
+    pair.disconnect()
+    vol.writeblocks(5, block(5, 1))  # on our card only: a new generation, region 0 dirty
+    gen = pair.primary.meta.gen
+    pair.p.dead = True
+    for _ in range(20):  # (unpaired: a detached write fails too)
+        assert _raises_oserror(lambda: vol.writeblocks(100, block(100, 2)))
+        if pair.primary.detached is not None:
+            break
+    p = pair.primary
+    assert "writes fail" in p.status()["card"] and p.meta.gen == gen  # no new generation
+    pair.connect()
+    pair.run(20000, until=lambda: p.paired)
+    assert _raises_oserror(lambda: _read(vol, 5))  # its newest data is on our card alone
+    assert _read(vol, 200) == _sec(pair, 200)  # a clean region: the secondary holds it
+    assert _raises_oserror(lambda: vol.writeblocks(200, block(200, 3)))
+    assert _sec(pair, 200) != block(200, 3)
+    pair.p.dead = False
+    _reattach(pair)  # the same card: the resync it owed then carries block 5
+    assert pair.coherent() and _sec(pair, 5) == block(5, 1)

@@ -31,7 +31,8 @@ def mpy_cross_cmd():
 def march_for(path):
     """The -march a firmware file compiles with here (see the module docstring)."""
     with open(path, encoding="utf-8") as f:
-        return "armv6m" if "@micropython.asm_thumb" in f.read() else "host"
+        thumb = any(line.startswith("@micropython.asm_thumb") for line in f)
+    return "armv6m" if thumb else "host"
 
 
 def sources(dirs):

@@ -65,6 +65,18 @@ def walk_modules(base, rel=""):
     return out
 
 
+def native_kernel(path):
+    """Is this a module of viper or Thumb code (precompiled for the boards)?"""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("@micropython.viper") or line.startswith("@micropython.asm_thumb"):
+                    return True
+    except OSError:
+        pass
+    return False
+
+
 def load(name):
     __import__(name)
     return sys.modules[name]
@@ -103,10 +115,19 @@ def main(argv):
         if base not in sys.path:
             sys.path.append(base)
         for name in walk_modules(pkgdir):
+            sub = name
             name = prefix + ("." + name if name else "")
             try:
                 load(name)
                 imported += 1
+            except SyntaxError as e:
+                if not native_kernel(pkgdir + "/" + sub.replace(".", "/") + ".py"):
+                    failed += 1
+                    print("%s IMPORT FAILED" % name)
+                    show(e)
+                    continue
+                print("%s: a native kernel this VM cannot compile (%s): its callers fall "
+                      "back" % (name, e))
             except Exception as e:
                 failed += 1
                 print("%s IMPORT FAILED" % name)

@@ -11,6 +11,7 @@ CHIP = "esp32"
 # 80 KiB) stays in flash and `sdmirror flash` copies only main.py and the profile.
 FROZEN = True
 HEAP = 110 * 1024
+MPY_ARCH = "xtensawin"  # the -march ports/esp32 builds .mpy with (esp32_common.cmake)
 SETTINGS = {"window": 8, "frame_blocks": 4, "chunk_blocks": 8}
 SPI = {"id": 2, "sck": 14, "mosi": 15, "miso": 2, "cs": 4, "baudrate": 20000000}
 ETH = {"mdc": 23, "mdio": 18, "power": 16, "phy_addr": 1, "phy": "LAN8720"}

@@ -4,5 +4,6 @@
 #   make -C micropython/ports/stm32 BOARD=NUCLEO_F767ZI FROZEN_MANIFEST=$PWD/boards/nucleo_f767zi/manifest.py
 include("$(BOARD_DIR)/manifest.py")  # the board's own (port modules, networking bundle)
 include("../firmware_manifest.py")  # the sdmirror firmware
+module("thumbk.py", base_path="../../firmware")  # its Thumb kernel: ARM builds only
 module("crc_f7.py")  # the CRC unit engine (board.CRC_UNIT) and its viper kernel, frozen
 module("crc_f7k.py")  # with the port's -march (armv7emdp): nothing compiled on the board

@@ -5,4 +5,5 @@
 #   make -C micropython/ports/stm32 BOARD=NUCLEO_F767ZI FROZEN_MANIFEST=$PWD/boards/renode/manifest.py
 include("$(BOARD_DIR)/manifest.py")  # the board's own (port modules, networking bundle)
 include("../firmware_manifest.py")  # the sdmirror firmware
+module("thumbk.py", base_path="../../firmware")  # its Thumb kernel: ARM builds only
 module("renode_card.py")

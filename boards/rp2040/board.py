@@ -16,6 +16,7 @@ CHIP = "rp2040"
 # A stock RPI_PICO build: `sdmirror flash` copies the firmware as .mpy files (bytecode, in
 # the heap once imported). For more headroom freeze it instead (manifest.py, README).
 HEAP = 228 * 1024
+MPY_ARCH = "armv6m"  # Cortex-M0+: the -march ports/rp2 builds .mpy with (CMakeLists.txt)
 SETTINGS = {"window": 3, "frame_blocks": 8, "chunk_blocks": 8}
 SPI = {"id": 1, "sck": 10, "mosi": 11, "miso": 12, "cs": 13, "baudrate": 25000000}
 UART = {"id": 0, "tx": 0, "rx": 1, "baudrate": 115200}

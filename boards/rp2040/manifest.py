@@ -5,3 +5,4 @@
 #   make -C micropython/ports/rp2 BOARD=RPI_PICO FROZEN_MANIFEST=$PWD/boards/rp2040/manifest.py
 include("$(PORT_DIR)/boards/manifest.py")
 include("../firmware_manifest.py")  # the sdmirror firmware
+module("thumbk.py", base_path="../../firmware")  # its Thumb kernel: ARM builds only

@@ -7,6 +7,7 @@ PLATFORM = "rp2"
 MPY_BOARD = "RPI_PICO2"
 CHIP = "rp2350"
 HEAP = 400 * 1024
+MPY_ARCH = "armv7m"  # Cortex-M33: the -march ports/rp2 builds .mpy with (CMakeLists.txt)
 SETTINGS = {"window": 8, "frame_blocks": 8}
 SPI = {"id": 1, "sck": 10, "mosi": 11, "miso": 12, "cs": 13, "baudrate": 25000000}
 UART = {"id": 0, "tx": 0, "rx": 1, "baudrate": 115200}

@@ -4,4 +4,5 @@
 #   make -C micropython/ports/stm32 BOARD=STM32F4DISC FROZEN_MANIFEST=$PWD/boards/stm32f4/manifest.py
 include("$(PORT_DIR)/boards/manifest.py")
 include("../firmware_manifest.py")  # the sdmirror firmware
+module("thumbk.py", base_path="../../firmware")  # its Thumb kernel: ARM builds only
 module("crc_hw.py")

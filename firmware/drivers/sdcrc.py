@@ -12,14 +12,12 @@
 #   1. binascii.crc_hqx (CPython; MicroPython 1.29 does not have it),
 #   2. on Cortex-M, a Thumb inline-assembler loop (mirror/thumbcrc.py): 8k instructions a
 #      block on ARMv6-M where the viper function takes 31k (docs/benchmarks.md),
-#   3. a viper function (MicroPython with the native emitter elsewhere: the Unix VM).
-#      Its source is compiled at import time with exec(): mpy-cross cannot compile viper
-#      code without -march, and the firmware must build with plain mpy-cross,
+#   3. a viper function (mirror/crck.py, precompiled; native code elsewhere: the Unix VM,
+#      the ESP32),
 #   4. a table-driven loop in plain Python (any MicroPython, slow but correct).
 # Each candidate is checked against the standard check value before it is used.
 import binascii
 
-import micropython  # noqa: F401  (the viper decorator, inside the exec'd source)
 from micropython import const
 
 _POLY16 = const(0x1021)
@@ -82,21 +80,14 @@ def _crc16_hqx(buf):
     return binascii.crc_hqx(buf, 0)
 
 
-_VIPER_SRC = """
-@micropython.viper
-def _crc16_viper(buf) -> int:
-    n = int(len(buf))
-    p = ptr8(buf)
-    hi = ptr8(_T16HI)
-    lo = ptr8(_T16LO)
-    crc = 0
-    i = 0
-    while i < n:
-        j = ((crc >> 8) ^ p[i]) & 0xFF
-        crc = (((crc & 0xFF) ^ hi[j]) << 8) | lo[j]
-        i += 1
-    return crc
-"""
+class _Viper16:
+    """crck.crc16 bound to this module's tables."""
+
+    def __init__(self, fn):
+        self._fn = fn
+
+    def __call__(self, buf):
+        return self._fn(buf, _T16HI, _T16LO)
 
 
 def _pick_crc16():
@@ -111,12 +102,11 @@ def _pick_crc16():
         if fn(b"123456789") == _CHECK16 and fn(memoryview(b"x123456789")[1:]) == _CHECK16:
             return fn, "thumb"
     try:
-        g = globals()
-        exec(_VIPER_SRC, g)
-        fn = g["_crc16_viper"]
+        from mirror import crck
+        fn = _Viper16(crck.crc16)
         if fn(b"123456789") == _CHECK16 and fn(memoryview(b"x123456789")[1:]) == _CHECK16:
             return fn, "viper"
-    except Exception:  # no compiler, no native emitter, or CPython without crc_hqx
+    except Exception:  # no native code here (CPython without crc_hqx, the wasm VM)
         pass
     return crc16_py, "python"
 

@@ -22,6 +22,9 @@ import hashlib
 import struct
 from sys import maxsize  # a fact of the VM's ints, not I/O (tests/host/test_sans_io.py)
 
+_crc32 = getattr(binascii, "crc32", None)
+_pack_into = struct.pack_into
+
 # CRC-32/MPEG-2 polynomial, split in 16-bit halves (see _Crc32Mpeg2 for why).
 _POLY_HI = const(0x04C1)
 _POLY_LO = const(0x1DB7)
@@ -38,7 +41,8 @@ class _Crc32:
     size = 4
 
     def digest_into(self, data, out, off=0):
-        struct.pack_into(">I", out, off, binascii.crc32(data))
+        c = _crc32(data)  # two statements: a frame of 11 words at most, never on the heap
+        _pack_into(">I", out, off, c)
 
 
 def _msb_tables(phi, plo):

@@ -9,8 +9,7 @@
 #     slicing-by-4 over four 256-entry tables (4 KiB), several times binascii's speed there
 #     (binascii walks a 16-entry table a nibble at a time). Xtensa (ESP32) is unmeasured.
 #
-# The viper source is compiled at import with exec(): the .mpy stays free of native code
-# (mpy-cross needs no -march) and CPython, which has no viper, simply gets None.
+# The viper kernels are in mirror/crck.py, precompiled for the board.
 import array
 
 _CHECK = b"\xcb\xf4\x39\x26"  # crc32(b"123456789"), big-endian
@@ -29,54 +28,6 @@ def _tables():
             c = (c >> 8) ^ t[c & 0xFF]
             t[k * 256 + i] = c
     return t
-
-
-_SRC = """
-@micropython.viper
-def _crc32_blocks(data, nblk: int, t, out, off: int):
-    # the crc32 of each of nblk consecutive 512-byte blocks, big-endian, into out[off:]
-    p = ptr8(data)
-    tab = ptr32(t)
-    o = ptr8(out)
-    b = 0
-    while b < nblk:
-        i = b << 9
-        end = i + 512
-        crc = uint(0xFFFFFFFF)
-        while i < end:
-            crc ^= uint(p[i]) | (uint(p[i + 1]) << 8) | (uint(p[i + 2]) << 16) | (uint(p[i + 3]) << 24)
-            crc = (uint(tab[768 + (crc & 0xFF)]) ^ uint(tab[512 + ((crc >> 8) & 0xFF)]) ^
-                   uint(tab[256 + ((crc >> 16) & 0xFF)]) ^ uint(tab[(crc >> 24) & 0xFF])) & uint(0xFFFFFFFF)
-            i += 4
-        crc ^= uint(0xFFFFFFFF)
-        k = off + (b << 2)
-        o[k] = (crc >> 24) & 0xFF
-        o[k + 1] = (crc >> 16) & 0xFF
-        o[k + 2] = (crc >> 8) & 0xFF
-        o[k + 3] = crc & 0xFF
-        b += 1
-
-@micropython.viper
-def _crc32_into(data, n: int, t, out, off: int):
-    p = ptr8(data)
-    tab = ptr32(t)
-    o = ptr8(out)
-    crc = uint(0xFFFFFFFF)
-    i = 0
-    while i + 4 <= n:
-        crc ^= uint(p[i]) | (uint(p[i + 1]) << 8) | (uint(p[i + 2]) << 16) | (uint(p[i + 3]) << 24)
-        crc = (uint(tab[768 + (crc & 0xFF)]) ^ uint(tab[512 + ((crc >> 8) & 0xFF)]) ^
-               uint(tab[256 + ((crc >> 16) & 0xFF)]) ^ uint(tab[(crc >> 24) & 0xFF])) & uint(0xFFFFFFFF)
-        i += 4
-    while i < n:
-        crc = (uint(tab[(crc ^ uint(p[i])) & 0xFF]) ^ (crc >> 8)) & uint(0xFFFFFFFF)
-        i += 1
-    crc ^= uint(0xFFFFFFFF)
-    o[off] = (crc >> 24) & 0xFF
-    o[off + 1] = (crc >> 16) & 0xFF
-    o[off + 2] = (crc >> 8) & 0xFF
-    o[off + 3] = crc & 0xFF
-"""
 
 
 class ViperCrc32:
@@ -116,14 +67,12 @@ def engine():
     """The viper crc32 engine if this Python can build it (and it passes its check), else
     None."""
     try:
-        import micropython  # noqa: F401  (the decorator inside the exec'd source)
-        g = {"micropython": micropython}
-        exec(_SRC, g)
-        eng = ViperCrc32(g["_crc32_into"], g["_crc32_blocks"], _tables())
+        from mirror import crck
+        eng = ViperCrc32(crck.crc32_into, crck.crc32_blocks, _tables())
         out = bytearray(4)
         eng.digest_into(b"123456789", out, 0)
         if bytes(out) != _CHECK:
             return None
         return eng
-    except Exception:  # CPython, or a port without the native emitter
+    except Exception:  # CPython, a VM without native code: ImportError, SyntaxError
         return None

@@ -59,6 +59,7 @@ class SpanHasher:
         self._height = 0
         self._src = None  # the buffer add_chunk last read, and a view of each of its blocks
         self._views = []
+        self._dst = None  # where _each writes
 
     def begin(self, span):
         self._height = height_of(span)
@@ -88,6 +89,7 @@ class SpanHasher:
         # blocks b .. b + k - 1 of mv into level 0, from its next free slot on
         at = self._cnt[0] * self.size
         if self._bulk is None:
+            self._dst = self._buf[0]
             self._each(mv, b, k, at)
         elif b == 0:
             self._bulk(mv, k, self._buf[0], at)
@@ -99,9 +101,20 @@ class SpanHasher:
         if mv is not self._src:  # a new buffer (the scan's is always the same one)
             self._views = self._views_of(mv)
             self._src = mv
-        for i in range(b, b + k):
-            self.engine.digest_into(self._views[i], self._buf[0], at)
+        k += b
+        while b < k:
+            self.engine.digest_into(self._views[b], self._dst, at)
             at += self.size
+            b += 1
+
+    def digests_into(self, mv, n, out, off):
+        """The digest of each of the first n blocks of mv into out[off:], one after another
+        (a block-by-block comparison), allocating nothing either."""
+        if self._bulk is not None:
+            self._bulk(mv, n, out, off)
+        else:
+            self._dst = out
+            self._each(mv, 0, n, off)
 
     @staticmethod
     def _views_of(mv):

@@ -66,7 +66,7 @@ class _Probe:
         self.board = board
         self.role = "primary"
         self.dir = os.path.join(tmp, board)
-        fi.build(board, self.dir, full=True)
+        fi.build(board, self.dir, full=True, arch=False)  # run on the VM
         self.heap = fi.board_value(board, "HEAP", None, boards_root)
         self.frozen = fi.board_value(board, "FROZEN", False, boards_root)
 

@@ -56,7 +56,7 @@ def prepare(board, workdir, role, conf=None, image_hook=None):
     cwd = os.path.join(workdir, "%s-%s" % (board, role))
     shutil.rmtree(cwd, ignore_errors=True)
     os.makedirs(cwd)
-    fi.build(board, cwd)
+    fi.build(board, cwd, arch=False)  # the VM runs it: native code for the VM
     env = _wiring(board)
     if fi.board_value(board, "FROZEN", False):
         fdir = cwd + ".frozen"

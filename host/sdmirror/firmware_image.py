@@ -17,6 +17,31 @@ PACKAGES = ("mirror", "drivers")  # firmware packages, kept as packages on the b
 BOOT = "main.py"  # stays source: the board runs it by name at boot
 
 
+# Native code is precompiled here, never on the board: mpy-cross -march=MPY_ARCH (each
+# profile's core) compiles the viper kernels (mirror/crck.py, mirror/cobsk.py, a profile's
+# CRC unit) and the Thumb ones (thumbk.py, sniffk.py) into the .mpy files. A stock port
+# loads them (MICROPY_PERSISTENT_CODE_LOAD_NATIVE follows MICROPY_EMIT_MACHINE_CODE,
+# py/mpconfig.h: on for rp2, stm32, esp32) if the file's architecture is one its core runs
+# (py/persistentcode.h MPY_FEATURE_ARCH_TEST: ARMv6-M code on any Cortex-M). The header's
+# third byte says which: arch << 2 (py/persistentcode.h MP_NATIVE_ARCH_*), 0 without native
+# code. Thumb inline assembler compiles for ARM only: other images leave those modules
+# out, and the firmware falls back (thumbcrc.available() is False there).
+MPY_ARCHS = ("x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
+             "xtensa", "xtensawin", "rv32imc", "rv64imc")  # MP_NATIVE_ARCH_X86 = 1, ...
+
+
+def mpy_arch(header):
+    """The architecture of a .mpy file's native code (its first bytes), or None."""
+    code = header[2] >> 2
+    return MPY_ARCHS[code - 1] if 0 < code <= len(MPY_ARCHS) else None
+
+
+def thumb_only(path):
+    """True for a module of Thumb inline assembler (it compiles for ARM only)."""
+    with open(path, encoding="utf-8") as f:
+        return any(line.startswith("@micropython.asm_thumb") for line in f)
+
+
 class ImageError(Exception):
     pass
 
@@ -96,6 +121,12 @@ def sources(board, full=False, frozen=None):
     if frozen and not manifest_calls(board):
         raise ImageError("board '%s' has no manifest.py to freeze the firmware with; "
                          "flash it without --frozen" % board)
+    arm = str(board_value(board, "MPY_ARCH", "host")).startswith("armv")
+    return [(src, dest) for src, dest in _sources(board, full, frozen)
+            if arm or not thumb_only(src)]
+
+
+def _sources(board, full, frozen):
     out = []
     if frozen is None:
         frozen = board_value(board, "FROZEN", False)
@@ -142,19 +173,22 @@ def build(board, out_dir, full=False, arch=True, frozen=None):
     arch=False compiles native code for this machine instead of the board's MPY_ARCH (for
     the VM, which cannot run ARM code); frozen as for sources()."""
     exe = mpy_cross()
-    arch = board_value(board, "MPY_ARCH") if arch else "host"
+    arch = board_value(board, "MPY_ARCH", "host") if arch else "host"  # none: the VM's
+    if arch not in MPY_ARCHS + ("host",):
+        raise ImageError("board %s: MPY_ARCH %r is not an mpy-cross -march (%s)"
+                         % (board, arch, ", ".join(MPY_ARCHS)))
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         for src, dest in sources(board, full, frozen):
+            if arch == "host" and thumb_only(src):
+                continue  # the VM runs no ARM code: the firmware falls back
             target = _target(dest)
             path = os.path.join(out_dir, target)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if target.endswith(".py"):
                 shutil.copyfile(src, path)
             else:
-                args = [exe, "-o", os.path.join(tmp, "out.mpy")]
-                if arch:
-                    args.append("-march=" + arch)
+                args = [exe, "-o", os.path.join(tmp, "out.mpy"), "-march=" + arch]
                 r = subprocess.run(args + [src], capture_output=True, text=True)
                 if r.returncode:
                     raise ImageError("mpy-cross failed on %s: %s" % (

@@ -48,11 +48,50 @@ def test_a_frozen_profile_does_not_shadow_what_its_manifest_freezes(tmp_path):
 
 def test_every_frozen_profile_freezes_what_flash_leaves_out():
     # a module neither on the filesystem nor in the build: the board's boot dies on import
-    top = sorted(f for f in os.listdir(fi.FIRMWARE) if f.endswith(".py") and f != fi.BOOT)
     for board in fi.boards():
         if not fi.board_value(board, "FROZEN", False):
             continue
+        top = set(dest for src, dest in fi.sources(board, full=True)
+                  if os.path.dirname(src) == fi.FIRMWARE and dest != fi.BOOT)
         frozen = fi.manifest_modules(board)
         assert set(top) <= frozen, (board, sorted(set(top) - frozen))
         packages = set(arg for fn, arg in fi.manifest_calls(board) if fn == "package")
         assert set(fi.PACKAGES) <= packages, (board, packages)
+
+
+def _native(path):
+    with open(path) as f:
+        return any(line.startswith(("@micropython.viper", "@micropython.asm_thumb"))
+                   for line in f)
+
+
+def test_each_image_carries_its_cores_native_code(tmp_path):
+    # native code is precompiled for the profile's MPY_ARCH (header byte 2: arch << 2),
+    # bytecode-only modules carry no arch, Thumb kernels are in ARM images only
+    native = {"mirror/crck.mpy", "mirror/cobsk.mpy"}
+    for board in fi.boards():
+        arch = fi.board_value(board, "MPY_ARCH", "host")
+        out = tmp_path / board
+        srcs = dict((fi._target(d), s) for s, d in fi.sources(board, full=True))
+        files = fi.build(board, str(out), full=True)
+        assert native <= set(files), board
+        assert ("thumbk.mpy" in files) == arch.startswith("armv"), board
+        for f in files:
+            if not f.endswith(".mpy"):
+                continue
+            with open(out / f, "rb") as fh:
+                head = fh.read(4)
+            assert head[:2] == b"M\x06", (board, f)
+            want = (arch if arch != "host" else "x64") if _native(srcs[f]) else None
+            assert fi.mpy_arch(head) == want, (board, f, fi.mpy_arch(head))
+
+
+def test_a_vm_image_leaves_the_thumb_kernels_out(tmp_path):
+    files = fi.build("rp2040", str(tmp_path), full=True, arch=False)
+    assert "thumbk.mpy" not in files and "mirror/crck.mpy" in files
+
+
+def test_a_profile_with_an_unknown_arch_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(fi, "board_value", lambda b, k, d=None, r=None: "z80" if k == "MPY_ARCH" else d)
+    with pytest.raises(fi.ImageError, match="MPY_ARCH 'z80' is not an mpy-cross -march"):
+        fi.build("rp2350", str(tmp_path))

@@ -26,7 +26,7 @@ PROBE = os.path.join(fi.ROOT, "tools", "ram_probe.py")
 
 def probe(board, tmp_path, heap):
     out = tmp_path / board
-    fi.build(board, str(out), full=True)  # frozen or not: we measure what it allocates
+    fi.build(board, str(out), full=True, arch=False)  # frozen or not, on the VM: its allocations
     exe = os.path.join(os.path.dirname(sys.executable), "micropython")
     r = subprocess.run([exe, "-X", "heapsize=%d" % heap, PROBE], cwd=str(out),
                        env=dict(os.environ, MICROPYPATH=str(out) + ":.frozen"), capture_output=True,

@@ -19,13 +19,17 @@ from mirror import checksum  # noqa: E402
 
 print('{"k": "import_checksum", "insn": 0, "alloc": %d}' % (micropython.mem_total() - _m0))
 from drivers import sdcrc  # noqa: E402
-from mirror import auth, cobs, fastcrc, thumbcrc  # noqa: E402
+from mirror import auth, cobs, crck, fastcrc, thumbcrc  # noqa: E402,F401 (crck: before __F goes)
 from mirror.frames import TAG, FrameCodec  # noqa: E402
 from mirror.tree import SpanHasher  # noqa: E402
 import sniffcrc  # noqa: E402
 import sniffk  # noqa: E402,F401 (sniffcrc.kernel() finds it imported: __F is cleared below)
 import uctypes  # noqa: E402
 
+# the precompiled native modules (mpy-cross -march of this core) must have loaded natively
+print('{"k": "native", "thumbk": %d, "cobsk": %d, "crck": %d, "sniffk": %d}'
+      % (thumbcrc.available(), cobs.IMPL == "viper", fastcrc.engine() is not None,
+         sniffcrc.kernel() is not None))
 __F.clear()  # noqa: F821 (armqemu's module sources: imported now, give the heap back)
 for e in fastcrc.engines():  # as a board registers them, before its codecs pick crc32
     checksum.register(e)

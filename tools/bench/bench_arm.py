@@ -30,8 +30,9 @@ GOALS = {  # metric -> upper bound, on the Cortex-M0
 }
 ZERO_ALLOC = ("scan:per_block", "scan:per_block_sniffer")
 _MODULES = [("firmware/mirror/%s.py" % m, "mirror/%s.py" % m)
-            for m in ("__init__", "checksum", "fastcrc", "thumbcrc", "cobs", "frames", "auth",
-                      "tree")]
+            for m in ("__init__", "checksum", "fastcrc", "thumbcrc", "cobs", "cobsk", "crck",
+                      "frames", "auth", "tree")]
+_MODULES += [("firmware/thumbk.py", "thumbk.py")]
 _MODULES += [("firmware/drivers/__init__.py", "drivers/__init__.py"),
              ("firmware/drivers/sdcrc.py", "drivers/sdcrc.py"),
              ("boards/rp2/sniffcrc.py", "sniffcrc.py"),
@@ -83,6 +84,11 @@ def run():
                 flat["%s:%s" % (arch, k)] = rec["insn"]
                 if rec.get("alloc"):
                     flat["%s:%s:alloc_bytes" % (arch, k)] = rec["alloc"]
+        native = res.get("native", {})
+        flat["%s:native_modules" % arch] = sum(native.values())
+        missing = sorted(k for k, ok in native.items() if not ok)
+        if missing or not native:
+            misses.append("%s: precompiled native modules did not load: %s" % (arch, missing))
         if arch != "m0":
             continue
         for k, limit in GOALS.items():

@@ -210,7 +210,7 @@ class Emulator:
             os.makedirs(bc["fs_dir"], exist_ok=True)
             if cfg["flash"] and not os.path.exists(bc["entry"]):
                 try:
-                    firmware_image.build(cfg["profile"], bc["fs_dir"])
+                    firmware_image.build(cfg["profile"], bc["fs_dir"], arch=False)  # the VM runs it
                 except firmware_image.ImageError as e:
                     raise EmuError(str(e)) from None
             if cfg["flash"]:

@@ -8,30 +8,12 @@ import json
 VERSION = "0.1.0"
 PROTOCOL = 1
 
-HELP = {
-    "help": "this list",
-    "version": "firmware and protocol versions",
-    "status": "role, link, generation, dirty regions, scan progress, counters",
-    "stats": "link and card statistics, free RAM",
-    "scan": "start a full scan now (primary)",
-    "bitmap [N]": "dirty-region bitmap folded into N characters",
-    "read N": "hex of block N",
-    "write N HEX": "write block N (primary: mirrored)",
-    "inject FAULT": "link-down|link-up|drop-bitmap|corrupt-block N|reboot|bad-block N|"
-                    "card-dead|card-back (needs unlock, unless the board profile sets DIAGNOSTICS)",
-    "promote": "secondary, primary gone: lead",
-    "demote": "old primary: follow the new one",
-    "settle --discard-this-side": "split: this side follows, its changes dropped",
-    "attach": "primary, card detached: use the card again (copied from the secondary)",
-    "unlock": "allow inject until the next reset",
-    "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH": "FAT filesystem on the volume",
-}
 
 
 # The commands (cmd_NAME below). A line's first word is looked up here before anything
 # else: MicroPython's getattr would raise on a name over ~250 characters (a qstr limit).
-COMMANDS = ("help", "version", "status", "stats", "scan", "bitmap", "read", "write", "inject",
-            "unlock", "promote", "demote", "settle", "attach", "fs")
+COMMANDS = ("help", "version", "status", "stats", "heap", "scan", "bitmap", "read", "write",
+            "inject", "unlock", "promote", "demote", "settle", "attach", "fs")
 MAX_LINE = 2200  # the longest command: write N HEX of a whole block
 MAX_FS_BYTES = 1 << 24  # fs write: enough for any test file, bounded so one line ends
 
@@ -129,7 +111,8 @@ class Console:
     # -- commands --------------------------------------------------------------------
     def cmd_help(self, args):
         self._args(args, 0, "help")
-        return {"commands": HELP}
+        import diagcmds  # the help text: loaded when asked for, not kept in RAM
+        return {"commands": diagcmds.HELP}
 
     def cmd_version(self, args):
         self._args(args, 0, "version")
@@ -151,6 +134,10 @@ class Console:
         if card_stats is not None:
             s["card"] = card_stats()
         return s
+
+    def cmd_heap(self, args):
+        import diagcmds
+        return diagcmds.heap(self, args)
 
     def cmd_scan(self, args):
         self._args(args, 0, "scan")

@@ -2,10 +2,60 @@
 # benches and demos, not for every boot, so this code is loaded only when one is given
 # (console.py), as rolecmds.py is. `con` is the Console.
 import binascii
+import gc
 import hashlib
 import random
 
 from console import MAX_FS_BYTES, CommandError
+
+
+# The console's help (console.py cmd_help), kept here: its text need not be in RAM.
+HELP = {
+    "help": "this list",
+    "version": "firmware and protocol versions",
+    "status": "role, link, generation, dirty regions, scan progress, counters",
+    "stats": "link and card statistics, free RAM",
+    "heap": "RAM: allocated, free and the largest block that can be allocated",
+    "scan": "start a full scan now (primary)",
+    "bitmap [N]": "dirty-region bitmap folded into N characters",
+    "read N": "hex of block N",
+    "write N HEX": "write block N (primary: mirrored)",
+    "inject FAULT": "link-down|link-up|drop-bitmap|corrupt-block N|reboot|bad-block N|"
+                    "card-dead|card-back (needs unlock, unless the board profile sets DIAGNOSTICS)",
+    "promote": "secondary, primary gone: lead",
+    "demote": "old primary: follow the new one",
+    "settle --discard-this-side": "split: this side follows, its changes dropped",
+    "attach": "primary, card detached: use the card again (copied from the secondary)",
+    "unlock": "allow inject until the next reset",
+    "fs mkfs|ls [PATH]|write PATH BYTES [SEED]|read PATH": "FAT filesystem on the volume",
+}
+
+
+def heap(con, args):
+    """Allocated and free heap, and the largest block one allocation can still get (free
+    RAM in pieces is not RAM for a 4 KiB frame): found by bisection of bytearray sizes,
+    each dropped at once, to 16 bytes (the GC's block). A lower bound: a stale pointer to a
+    trial block left on the C stack keeps it until the next collection."""
+    con._args(args, 0, "heap")
+    gc.collect()
+    alloc, free = gc.mem_alloc(), gc.mem_free()
+    lo, hi = 0, free + 16  # lo can be allocated, hi cannot
+    while hi - lo > 16:
+        mid = (lo + hi) // 2
+        if _fits(mid):
+            lo = mid
+        else:
+            hi = mid
+        gc.collect()
+    return {"mem_alloc": alloc, "mem_free": free, "largest": lo}
+
+
+def _fits(n):
+    try:
+        bytearray(n)  # dropped on return: the frame holds the only reference
+    except MemoryError:
+        return False
+    return True
 
 
 def inject(con, args):

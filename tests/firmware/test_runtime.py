@@ -106,6 +106,23 @@ def test_console_status_and_help_are_json():
     assert "inject FAULT" in hp["commands"]
 
 
+def test_console_heap_finds_the_largest_block_one_allocation_gets():
+    import gc
+    if not hasattr(gc, "mem_free"):
+        return  # CPython has no GC heap to measure
+    con, out = console()
+    con.command("heap")
+    h = out.replies()[0]
+    assert h["cmd"] == "heap" and 0 < h["largest"] <= h["mem_free"]
+    gc.collect()
+    bytearray(h["largest"] - 16 * 64)  # (the reply itself took some since) it fits...
+    try:
+        bytearray(h["mem_free"] + 16 * 64)  # ...more than is free does not
+        raise AssertionError("allocated more than the heap had free")
+    except MemoryError:
+        pass
+
+
 def test_console_writes_and_reads_blocks_on_the_primary():
     con, out = console()
     con.command("write 7 00ff10")

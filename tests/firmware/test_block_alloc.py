@@ -11,7 +11,7 @@ import gc
 import sys
 
 from fwtest import randbytes, rng, skip
-from pairkit import Pair, synced_pair
+from pairkit import Pair
 
 from mirror import checksum
 from mirror.tree import SpanHasher

@@ -16,13 +16,12 @@ Every request is checked against the card's size: one past the end is a violatio
 (`outside_writes` / `outside_reads`) and fails without touching the image.
 
 A bulk read (submit_bulk, sparse images only: sim/fastscan.py) stands for the run of
-background reads a scan makes over never-written blocks, timed read by read as they would
-be; any request submitted meanwhile ends it after the read under way, as it would have
+background reads a scan makes over never-written blocks, each read timed as it would be;
+any request submitted meanwhile ends it after the read under way, as it would have
 gone ahead of the next one, and its completion says how many blocks it covered.
 """
-from bisect import bisect_left
+import math
 from collections import deque
-from itertools import accumulate, chain, repeat
 
 from .sparse import SparseImage
 
@@ -83,7 +82,7 @@ class Card:
         """Background reads of [block, block + n), `chunk` blocks each, into no buffer:
         done(k) at the end, k the blocks covered that were never written (0: a block was
         written, or reads failed meanwhile; the caller reads them again as usual). With
-        until, the bulk ends with the first read whose end time t makes until(t) true."""
+        until = (fg, ms), the bulk ends with the first read that ends ms or more after fg."""
         if block < 0 or n < 1 or block + n > self.blocks or \
                 not hasattr(self.data, "untouched_run"):
             raise ValueError("bulk read of %d+%d: not a never-written span of a sparse card"
@@ -95,33 +94,45 @@ class Card:
     def _start_bulk(self, req):
         _, block, n, (chunk, until), _, t = req
         full, tail = divmod(n, chunk)
-        dts = repeat(self.read_ms + self.xfer_ms * chunk, full)
-        if tail:
-            dts = chain(dts, (self.read_ms + self.xfer_ms * tail,))
-        # each read's end, added one after the other as each completion would schedule the
-        # next read (a left fold, so the same floats as block by block)
-        ends = list(accumulate(dts, initial=t))
-        del ends[0]
-        if until is not None:
-            del ends[bisect_left(ends, True, key=until) + 1:]
-        self._bulk = [ends, 0, chunk, n]
-        self.world.at(ends[-1], self._finish_bulk, self._epoch, 0)
+        reads = full + (1 if tail else 0)
+        # read i (1, 2, ...) ends at t + i * dt: a product, where reading block by block
+        # adds dt read after read (the two agree to a few ulps, ~1e-9 ms)
+        dt = self.read_ms + self.xfer_ms * chunk
+        if until is not None:  # (fg, ms): reads grow after the first that ends ms past fg
+            reads = min(reads, max(1, self._first_end(t, dt, until[0] + until[1])))
+        self._bulk = [t, dt, reads, 0, chunk, n]
+        self.world.at(self._end(reads), self._finish_bulk, self._epoch, 0)
+
+    def _first_end(self, t, dt, when):
+        """The first i whose read ends at or after `when`."""
+        i = max(1, int(math.ceil((when - t) / dt)))
+        while i > 1 and t + (i - 1) * dt >= when:
+            i -= 1
+        while t + i * dt < when:
+            i += 1
+        return i
+
+    def _end(self, i):
+        t, dt, _, _, chunk, n = self._bulk
+        if i * chunk <= n:
+            return t + i * dt
+        return t + (i - 1) * dt + self.read_ms + self.xfer_ms * (n - (i - 1) * chunk)
 
     def _cut_bulk(self):
         """A request came: the bulk ends with the read under way."""
-        ends, token = self._bulk[0], self._bulk[1]
-        i = bisect_left(ends, self.world.now)
-        if i + 1 < len(ends):
-            del ends[i + 1:]
-            self._bulk[1] = token + 1
-            self.world.at(ends[-1], self._finish_bulk, self._epoch, token + 1)
+        t, dt, reads, token = self._bulk[:4]
+        i = self._first_end(t, dt, self.world.now)
+        if i < reads:
+            self._bulk[2] = i
+            self._bulk[3] = token + 1
+            self.world.at(self._end(i), self._finish_bulk, self._epoch, token + 1)
 
     def _finish_bulk(self, epoch, token):
-        if epoch != self._epoch or self._bulk is None or token != self._bulk[1]:
+        if epoch != self._epoch or self._bulk is None or token != self._bulk[3]:
             return
         _, block, _, _, done, started = self._cur
-        ends, _, chunk, n = self._bulk
-        k = min(len(ends) * chunk, n)
+        _, _, reads, _, chunk, n = self._bulk
+        k = min(reads * chunk, n)
         self._cur = self._bulk = None
         self.blocks_read += k
         if self.data.untouched_run(block, block + k) < k or \

@@ -23,7 +23,7 @@ from mirror import node as _node  # noqa: E402
 from mirror.tree import FANOUT  # noqa: E402
 
 ORIGINAL_FEED = _node.Node._feed
-_MAX_READS = 65536  # reads one bulk stands for (the card keeps each one's end time)
+_MAX_READS = 1 << 24  # reads one bulk stands for
 _zeros = {}  # engine name -> [digest of a zero subtree of height h]
 
 
@@ -76,10 +76,8 @@ def _feed(self, b, end):
         if run > c:
             until = None
             if c < self._chunk and not self._coherent():
-                fg = self.fg_time  # reads grow once the foreground was quiet for a while
-
-                def until(t, fg=fg):
-                    return t - fg >= _node._FG_RECENT_MS
+                # reads grow once the foreground was quiet for a while (Node._bg_chunk)
+                until = (self.fg_time, _node._FG_RECENT_MS)
             self.sim_bulk = (run, c, until)
             yield (b, c)
             k = self.sim_bulk_done

@@ -8,6 +8,9 @@ issued after it (not acknowledged, so it may or may not have landed), including 
 variants a power loss left on the primary's card. Before any acknowledgement, the initial
 contents are acceptable too.
 
+A large card (sim/sparse.py) keeps its initial contents sparse too: versions are kept per
+block written, so the oracle costs memory for what the application wrote, not the card.
+
 A silent bit flip on the primary's card (flip()) is a version of its own, acknowledged at
 once: the design copies the primary's card to the secondary, so the flipped contents (or a
 later write) are what both cards must end with; the campaign checks besides that a scan
@@ -37,27 +40,41 @@ class Write:
 class Oracle:
     def __init__(self, nblocks, initial):
         self.nblocks = nblocks
-        self.initial = bytes(initial[:nblocks * BLOCK])
-        self._versions = [[] for _ in range(nblocks)]  # [write, data, [torn results]]
+        if hasattr(initial, "untouched_run"):  # a sparse image: its written blocks
+            self._initial = dict((b, d) for b, d in initial.blocks.items() if b < nblocks)
+            self.initial = None
+        else:
+            self.initial = bytes(initial[:nblocks * BLOCK])
+        self._versions = {}  # block -> [write, data, [torn results]] of each version
         self.writes = []
+
+    def initial_block(self, b):
+        if self.initial is None:
+            return self._initial.get(b, bytes(BLOCK))
+        return self.initial[b * BLOCK:(b + 1) * BLOCK]
+
+    def written(self):
+        """Every block the application (or a flip) ever gave a version."""
+        return self._versions.keys()
 
     def issue(self, block, data, now):
         w = Write(len(self.writes) + 1, block, len(data) // BLOCK, now)
         self.writes.append(w)
         for i in range(w.n):
-            self._versions[block + i].append((w, bytes(data[i * BLOCK:(i + 1) * BLOCK]), []))
+            self._versions.setdefault(block + i, []).append(
+                (w, bytes(data[i * BLOCK:(i + 1) * BLOCK]), []))
         return w
 
     def flip(self, block, data, now):
         """The primary's card silently changed `block` to `data` (a bit flip)."""
         w = Write(0, block, 1, now)
         w.local = w.durable = True
-        self._versions[block].append((w, bytes(data), []))
+        self._versions.setdefault(block, []).append((w, bytes(data), []))
 
     def written_since(self, first, last, t):
         """Whether the application issued a write into blocks [first, last] at or after t."""
         for b in range(first, min(last, self.nblocks - 1) + 1):
-            for w, _, _ in self._versions[b]:
+            for w, _, _ in self._versions.get(b, ()):
                 if w.id and w.issued_at >= t:
                     return True
         return False
@@ -66,7 +83,7 @@ class Oracle:
         """The primary's card was cut while programming `new_data` into `block`."""
         if block >= self.nblocks:
             return  # the metadata block
-        for w, data, torn in reversed(self._versions[block]):
+        for w, data, torn in reversed(self._versions.get(block, [])):
             if data == new_data:
                 torn.append(result)
                 return
@@ -76,7 +93,7 @@ class Oracle:
 
     def acceptable_if(self, b, acked):
         """As acceptable(), with acked(write) saying which writes count as acknowledged."""
-        vs = self._versions[b]
+        vs = self._versions.get(b, [])
         last = -1
         for i in range(len(vs) - 1, -1, -1):
             if acked(vs[i][0]):
@@ -84,7 +101,7 @@ class Oracle:
                 break
         ok = set()
         if last < 0:
-            ok.add(self.initial[b * BLOCK:(b + 1) * BLOCK])
+            ok.add(self.initial_block(b))
         for w, data, torn in vs[max(last, 0):]:
             ok.add(data)
             ok.update(torn)
@@ -92,7 +109,7 @@ class Oracle:
 
     def newer_or_same(self, w, b):
         """Contents of block b that prove write w reached a card: its data or a later one's."""
-        vs = self._versions[b]
+        vs = self._versions.get(b, [])
         ok = set()
         seen = False
         for v, data, _ in vs:
@@ -113,5 +130,5 @@ class Oracle:
 
     def expected_exact(self, b):
         """The block's contents if the primary suffered no fault: the last version."""
-        vs = self._versions[b]
-        return vs[-1][1] if vs else self.initial[b * BLOCK:(b + 1) * BLOCK]
+        vs = self._versions.get(b, [])
+        return vs[-1][1] if vs else self.initial_block(b)

@@ -56,6 +56,7 @@ class Detached:
         self.card_gen = None  # the generation our card records (Primary._new_history)
         self.announced = False  # the secondary was sent our new generation this session
         self.unserved = False  # the secondary was behind when we detached: writes fail
+        self.first_wid = node._next_wid  # writes from here on are on the secondary only
 
     def describe(self):
         if self.state == _WAITING:

@@ -412,9 +412,9 @@ class Primary(Node):
     def on_lost(self, reason):
         bm = self.bitmap
         det = self.detached
-        if det is None:
-            for w in self._inflight:
-                bm.mark(w[1], w[2])
+        for w in self._inflight:
+            if det is None or w[0] < det.first_wid:
+                bm.mark(w[1], w[2])  # on our card (before the detach), maybe not on the peer
         waiting = len(self._inflight)
         self._inflight = []
         self._unsent = []
@@ -464,8 +464,11 @@ class Primary(Node):
                              (len(data), block))
         det = self.detached
         if det is not None:
-            if not self.paired or det.unserved:
-                raise OSError(5)  # detached, no secondary: the write would reach no card
+            if det.unserved or not self.can_fetch(block, n):
+                # no secondary, or one that does not hold the newest data of these blocks
+                # (their regions' unconfirmed writes are on our failed card alone): a write
+                # here would reach no card, or be copied back over those writes
+                raise OSError(5)
             det.wrote(block, n)  # our card lacks it: copied back when a card returns
         if self.lost:
             lost = self.lost

@@ -306,3 +306,28 @@ def test_detached_while_the_secondary_is_behind_serves_what_it_holds_and_refuses
     pair.p.dead = False
     _reattach(pair)  # the same card: the resync it owed then carries block 5
     assert pair.coherent() and _sec(pair, 5) == block(5, 1)
+
+
+def test_a_region_with_unconfirmed_writes_on_the_failed_card_is_not_written_over():
+    pair = synced_pair(nblocks=256, region_blocks=8)
+    vol = pair.volume()
+    p = pair.primary
+    pair.per_step = 0  # the link carries nothing for now: the write stays unconfirmed
+    vol.writeblocks(4, block(4, 1))  # async: on our card, on its way
+    pair.p.dead = True
+    for _ in range(20):
+        if _raises_oserror(lambda: vol.writeblocks(100, block(100, 2))) is False:
+            break
+    assert p.detached is not None
+    pair.per_step = 1 << 30
+    pair.disconnect()  # the write to block 4 was never confirmed: its region goes dirty
+    pair.connect()
+    pair.run(20000, until=lambda: p.paired)
+    assert p.bitmap.is_dirty(p.bitmap.region_of(4))
+    # its region's newest data is on the failed card alone: no reads, no writes there
+    assert _raises_oserror(lambda: _read(vol, 5))
+    assert _raises_oserror(lambda: vol.writeblocks(5, block(5, 3)))
+    vol.writeblocks(100, block(100, 4))  # another region: served
+    pair.p.dead = False
+    _reattach(pair)  # the same card: block 4 reaches the secondary by the bitmap
+    assert pair.coherent() and _sec(pair, 4) == block(4, 1) and _sec(pair, 100) == block(100, 4)

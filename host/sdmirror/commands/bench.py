@@ -9,6 +9,7 @@ EXAMPLE = """examples:
   sdmirror bench resync --json > resync.json
   sdmirror bench scale --jobs 2     # 64 MiB - 32 GiB, key on, three board profiles
   sdmirror bench scale --quick      # 64 MiB only, no 4 KiB-bitmap baselines
+  sdmirror bench scale --sizes 32GiB --profiles default --skip-heavy
 
 Takes a few minutes (every scenario runs a 64 MiB pair in virtual time). rsync baselines
 need rsync installed (apt-get install rsync); without it they are null (n/a in the table)
@@ -109,6 +110,10 @@ def main(argv):
     ap.add_argument("--jobs", type=int, default=1,
                     help="scale: processes to spread the cases over (default 1)")
     ap.add_argument("--quick", action="store_true", help="scale: 64 MiB only, no baselines")
+    ap.add_argument("--sizes", help="scale: only these sizes, e.g. 64MiB,32GiB")
+    ap.add_argument("--profiles", help="scale: only these profiles, e.g. default,esp32")
+    ap.add_argument("--skip-heavy", action="store_true",
+                    help="scale: leave out the 30 %% changed case (minutes each at 1 GiB and up)")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         ap.error("--jobs must be at least 1, not %d" % args.jobs)
@@ -116,8 +121,18 @@ def main(argv):
     mod, show = (resync, table) if args.name == "resync" else (scale, scale_table)
     progress = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr))
     if args.name == "scale":
-        res = scale.run(progress=progress, jobs=args.jobs, quick=args.quick,
-                        sizes=scale.SIZES[:1] if args.quick else scale.SIZES)
+        sizes = scale.SIZES[:1] if args.quick else scale.SIZES
+        profiles = scale.PROFILES
+        try:
+            if args.sizes:
+                sizes = [(n, dict(scale.SIZES)[n]) for n in args.sizes.split(",")]
+            if args.profiles:
+                profiles = [scale.check_profile(n) for n in args.profiles.split(",")]
+        except (KeyError, ValueError) as e:
+            ap.error("--sizes takes %s; --profiles takes %s (%s)" % (
+                ",".join(n for n, _ in scale.SIZES), ",".join(scale.PROFILES), e))
+        res = scale.run(progress=progress, jobs=args.jobs, quick=args.quick, sizes=sizes,
+                        profiles=profiles, heavy=not args.skip_heavy)
     else:
         res = mod.run(progress=progress)
     if args.json:

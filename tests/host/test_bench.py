@@ -55,3 +55,30 @@ def test_write_latency_is_measured_with_and_without_scans(small):
     quiet = resync._p99_latency("async", False, 100, 40.0)
     busy = resync._p99_latency("async", True, 100, 40.0)
     assert 0 < quiet and 0 < busy
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--sizes", "2GiB"], "--sizes takes 64MiB,1GiB,32GiB"),
+    (["--profiles", "pico"], "no profile 'pico'"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+])
+def test_bench_scale_refuses_what_it_does_not_have(capsys, args, says):
+    from sdmirror.commands import bench
+    with pytest.raises(SystemExit) as e:
+        bench.main(["scale"] + args)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and says in errors[0]  # after the usage, one line
+
+
+def test_the_scale_plan_covers_every_size_profile_and_case():
+    from sdmirror.benchmarks import scale
+    tasks = scale.plan()
+    for size, _ in scale.SIZES:
+        for profile in scale.PROFILES:
+            names = set(t[2] for t in tasks if t[:2] == (size, profile))
+            assert {"coherent", "diff100", "k=10", "k=1000", "k=10000", "sequential",
+                    "power loss"} <= names, (size, profile)
+    assert ("32GiB", "default", "30%", "kept") in tasks  # the largest feasible, labelled
+    assert not any(t[2] == "30%" for t in scale.plan(heavy=False))

@@ -1,6 +1,6 @@
 # The activity log (DRBD's idea): on the primary's card, a bounded set of extents (runs of
-# extent_blocks blocks, coarser than the bitmap's regions: 4 MiB by default, as DRBD's AL
-# extents) that may hold writes the secondary has not confirmed. It is persisted before
+# extent_blocks blocks, coarser than the bitmap's regions, as DRBD's AL extents: 16 MiB
+# by default) that may hold writes the secondary has not confirmed. It is persisted before
 # the first write into an extent not yet in it, so after a primary power loss (the RAM
 # bitmap gone) only those extents need comparing. When more extents are unconfirmed than
 # the log holds (a long outage), or nothing is known (a full scan under way), the log says

@@ -25,14 +25,13 @@ _DEFAULTS = {
     "chunk_blocks": 16,        # blocks per background read: the scan's unit of yielding
     "epoch_bytes": 4096,       # resync work sent before asking the peer to confirm it
     "max_epochs": 4,           # confirmations outstanding at once
-    "actlog": 0,               # 1: after a primary power loss resync only the regions of its
-                               # activity log (actlog.py); 0: the full scan. Off by default:
-                               # the simulator found seeds (785727097, 785727688, 785731516)
-                               # where the log missed a region that differed
-    "al_extent_blocks": 8192,  # blocks per extent of the activity log (a power of two; 4 MiB,
-                               # as DRBD's): coarser means fewer log records, more to compare
+    "actlog": 1,               # 1: after a primary power loss resync only the extents of its
+                               # activity log (actlog.py); 0: the full scan
+    "al_extent_blocks": 32768,  # blocks per extent of the activity log (a power of two;
+                               # 16 MiB): coarser means fewer log records, more to read after
+                               # a power loss (each logged extent costs a scan's round trip)
     "al_extents": 4,           # extents the log keeps once their writes are confirmed (LRU):
-                               # a writer within them writes no record (1-47)
+                               # a writer within them (64 MiB) writes no record (1-47)
     "whole_run": 0,            # dirty regions in a row sent whole unexamined; 0 = only
                                # regions that consecutive writes covered completely
     "scan_period_ms": 0,       # periodic scan interval; 0 = off

@@ -103,6 +103,13 @@ class Node:
         self._meta_tries = 0
         self._metas = 0  # metadata writes issued, and completed
         self._metas_done = 0
+        # One metadata write at a time, and after a failed one the next goes to the same
+        # slot: the other holds the newest record, and writing over it while that slot
+        # holds nothing valid would let one torn write leave no record at all (the card
+        # read as blank: a new history; sim seed 122295230, write errors on both slots, then
+        # a power cut during the log's next record)
+        self._meta_bad = -1  # the slot whose last write failed
+        self._meta_again = False  # a write was asked for while one was in flight
         # background jobs (generators); one runs at a time
         self._jobs = []
         self._job = None
@@ -212,8 +219,13 @@ class Node:
         elif kind == _IO_META:
             self._metas_done += 1
             if not ok:
+                self._meta_bad = a
                 self._meta_retry = True  # written again at the next tick
+            elif self._meta_bad == a:
+                self._meta_bad = -1
             self._meta_written(ok)
+            if self._meta_again and not self._meta_retry and self._metas == self._metas_done:
+                self._write_meta()
         elif kind == _IO_META_READ:
             self._meta_reads.append((ok, self._meta_buf2 if a else self._meta_buf))
             if len(self._meta_reads) < metadata.SLOTS:
@@ -395,12 +407,19 @@ class Node:
         activity log)."""
 
     def _write_meta(self):
+        if self._metas != self._metas_done:
+            self._meta_again = True  # written (with the state then) once this one is done
+            return
+        self._meta_again = False
         self._metas += 1
         self.meta.seq += 1
+        if self._meta_bad >= 0 and self.meta.seq & 1 != self._meta_bad:
+            self.meta.seq += 1  # record n goes to slot n % 2: the failed slot again
         self.meta.pack_into(self._meta_buf)
         self._pack_meta_extra(self._meta_buf)
-        self._io.append((_IO_META, 0, 0))
-        self.emit(A_WRITE, self.nblocks + (self.meta.seq & 1), memoryview(self._meta_buf))
+        slot = self.meta.seq & 1
+        self._io.append((_IO_META, slot, 0))
+        self.emit(A_WRITE, self.nblocks + slot, memoryview(self._meta_buf))
 
     def _bg_chunk(self):
         """Blocks per background read: one while the pair is coherent (a periodic scan:

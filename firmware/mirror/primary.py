@@ -61,7 +61,7 @@ class Primary(Node):
         self.counters.update({"writes_forwarded": 0, "writes_degraded": 0, "pull_ahead": 0,
                               "resyncs": 0, "degraded_acks": 0, "healed_reads": 0,
                               "healed_blocks": 0, "unreadable_both": 0, "degraded_refused": 0,
-                              "lost_blocks": 0, "actlog_records": 0, "card_failures": 0,
+                              "lost_blocks": 0, "actlog_records": 0, "log_scans": 0, "card_failures": 0,
                               "detached_reads": 0, "detached_writes": 0, "copied_back": 0,
                               "unlogged_writes": 0})
         self.reads = PeerReads(self)  # blocks our card cannot read, from the secondary's
@@ -133,8 +133,8 @@ class Primary(Node):
         self.now = now
         if not self.ready:
             return False  # the log on the card is not known yet
-        if not self.cfg.actlog:
-            return True  # no log kept: a power loss means a full scan
+        if not self.cfg.actlog or self.detached is not None:
+            return True  # no log kept (a power loss: a full scan), or no card to write
         al = self.actlog
         if al.admit(block, n):
             adm = self._admitted
@@ -523,6 +523,8 @@ class Primary(Node):
         """The write's admission (admit()) is used up; a write never admitted may have
         reached the card in an extent the log does not name: only FULL is safe then."""
         al = self.actlog
+        if self.detached is not None:
+            return  # the write went to the secondary only: nothing for our card's log
         first = al.extent_of(block)
         last = al.extent_of(block + n - 1)
         adm = self._admitted
@@ -868,6 +870,7 @@ class Primary(Node):
             self.pending.mark(r * bm.region_blocks)
         gsize = span_for(count, self._max_groups)
         self._begin_scan(tag, first, count, gsize)
+        self.counters["log_scans"] += 1
         struct.pack_into("<BIII", self._obuf, 0, tag, first, count, gsize)
         yield from self._send(P.T_SCAN, 13)
         yield from self._job_pass()

@@ -28,7 +28,10 @@ def _raises_oserror(fn):
 
 
 def _dead_pair(**kw):
-    """A synced pair whose primary's card has just died, detached by failing writes."""
+    """A synced pair whose primary's card has just died, detached by failing writes.
+    (actlog=0 unless given: so each failing write is one card error; with the log, the
+    record before the first write fails first, and its retries count as errors too.)"""
+    kw.setdefault("actlog", 0)
     pair = synced_pair(nblocks=256, region_blocks=8, **kw)
     vol = pair.volume()
     pair.p.dead = True
@@ -77,7 +80,9 @@ def test_a_bad_sector_alone_does_not_detach():
 
 
 def test_card_errors_zero_never_detaches():
-    pair = synced_pair(nblocks=128, card_errors=0)
+    # actlog=0: each write fails at the card (with the log it would wait for a record that
+    # cannot land, the metadata write retried every tick, until the volume's timeout)
+    pair = synced_pair(nblocks=128, card_errors=0, actlog=0)
     vol = pair.volume()
     pair.p.dead = True
     for _ in range(30):
@@ -331,3 +336,10 @@ def test_a_region_with_unconfirmed_writes_on_the_failed_card_is_not_written_over
     pair.p.dead = False
     _reattach(pair)  # the same card: block 4 reaches the secondary by the bitmap
     assert pair.coherent() and _sec(pair, 4) == block(4, 1) and _sec(pair, 100) == block(100, 4)
+
+
+def test_with_the_activity_log_a_dead_card_detaches_on_the_records_failures():
+    pair, vol, fails = _dead_pair(actlog=1)
+    assert fails == 0  # the first write's log record failed card_errors times: detached
+    assert pair.primary.counters["detached_writes"] == 1
+    assert _sec(pair, 200) == block(200, 9)

@@ -138,20 +138,23 @@ def test_primary_reboot_with_a_damaged_activity_log_falls_back_to_a_full_scan():
     assert p.counters["blocks_copied"] == 3
 
 
-def test_by_default_a_primary_power_loss_means_a_full_scan():
-    # actlog=0, the default: the simulator found seeds where the log missed a region
-    pair = synced_pair(nblocks=2048)
-    pair.disconnect()
-    for b in (3, 900, 2047):
-        pair.write(b, block(b, 5))
-    pair2 = Pair(nblocks=2048, seed=2, cards=(pair.p.card, pair.s.card))
-    p = pair2.primary
-    assert not p.bitmap.valid
-    pair2.connect()
-    pair2.run(50000, until=pair2.synced)
-    assert pair2.coherent()
-    assert p.counters["scans"] == 1 and p.counters["actlog_records"] == 0
-    assert p.counters["blocks_copied"] == 3
+def test_by_default_a_primary_power_loss_compares_the_logs_extents_and_actlog_0_scans_all():
+    for setting, scans, log_scans in ((1, 1, 1), (0, 1, 0)):
+        kw = {} if setting else {"actlog": 0}  # on by default: 4 extents of 16 MiB kept
+        pair = synced_pair(nblocks=2048, **kw)
+        pair.disconnect()
+        for b in (3, 900, 2047):
+            pair.write(b, block(b, 5))
+        pair2 = Pair(nblocks=2048, seed=2, cards=(pair.p.card, pair.s.card), **kw)
+        p = pair2.primary
+        assert p.bitmap.valid == bool(setting)  # the log: the card's one extent
+        pair2.connect()
+        pair2.run(50000, until=pair2.synced)
+        assert pair2.coherent()
+        # one scan either way here (the card is one extent), but one of the log's range
+        assert p.counters["scans"] == scans and p.counters["log_scans"] == log_scans
+        assert (pair.primary.counters["actlog_records"] > 0) == bool(setting)
+        assert p.counters["blocks_copied"] == 3
 
 
 def test_a_damaged_bitmap_is_detected_and_treated_as_lost():

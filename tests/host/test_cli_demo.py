@@ -54,7 +54,8 @@ def test_quick_demo_tells_the_story_and_reports(capsys, tmp_path):
     assert fo["new_generation"] != fo["old_generation"] and fo["old_primary_now"] == "secondary"
     assert "demote" in fo["old_primary_refused"]
     assert any("promoted" in ev for ev in trouble["events"])
-    assert any("paired full scan" in ev for ev in trouble["events"])
+    # the old primary, rebooted, resynced by its activity log and the new primary's bitmap
+    assert fo["demote_by_log"] and any("paired bitmap" in ev for ev in trouble["events"])
     assert rep["final"]["files"] and any(f["path"] == "/after-failover.bin"
                                          for f in rep["final"]["files"])
     fin = rep["final"]

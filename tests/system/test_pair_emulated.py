@@ -59,8 +59,9 @@ def test_outage_writes_are_resynced_from_the_bitmap(pair):
     assert pair.link_bytes() < dirty + 4000, pair.link_bytes()
 
 
-def test_primary_power_loss_during_an_outage_falls_back_to_a_full_scan(pair):
-    # (actlog=0, the default; with actlog=1 the log's regions: tests/firmware/test_pair.py)
+def test_primary_power_loss_during_an_outage_resyncs_the_extents_of_its_activity_log(pair):
+    # (actlog=1, the default; a damaged or full log, or actlog=0: the full scan,
+    # tests/firmware/test_pair.py)
     s_before = pair.s.status()["counters"]
     pair.emu.link("down")
     pair.p.wait(lambda st: st["link"] != "paired", 30, what="the outage to be noticed")
@@ -68,11 +69,13 @@ def test_primary_power_loss_during_an_outage_falls_back_to_a_full_scan(pair):
         pair.p.checked("write %d %s" % (b, block_hex(200 + i)))
     pair.emu.power_cycle("primary")  # RAM, and the bitmap with it, is gone
     st = pair.p.wait(lambda st: st.get("ready"), 30, what="the primary to boot")
-    assert not st["bitmap_valid"]
+    assert st["bitmap_valid"]  # rebuilt from the activity log on its card
     pair.emu.link("up")
     st = pair.wait_synced()
-    assert st["counters"]["scans"] >= 1  # counters restarted with the primary
-    # the scan found the three outage writes (the secondary compares)
+    # counters restarted with the primary: the logged extents were scanned (a full scan
+    # would have dropped them before their turn)
+    assert st["counters"]["log_scans"] >= 1
+    # comparing the logged extents found exactly the outage's writes
     assert pair.s.status()["counters"]["mismatches"] - s_before["mismatches"] == 3
     assert pair.differing() == []
 

@@ -249,9 +249,9 @@ def scan_latency(writers=WRITERS, jobs=1):
 
 
 # The activity log's cost on the 40 ms writer (quiet: no scan; random blocks of the 64 MiB
-# card): p99 with the log off, on as configured by default (extents of 4 MiB, al_extents
-# kept), and on with extents of one bitmap region and none kept once confirmed (the log
-# as session 2 built it: a record before nearly every write of this writer).
+# card): p99 with the log off, on as configured by default (4 extents of 16 MiB kept: the
+# whole card), and on with extents of one bitmap region and none kept once confirmed (the
+# log as session 2 built it: a record before nearly every write of this writer).
 LOG_CASES = (("off", {"actlog": 0}), ("extents", {"actlog": 1}),
              ("regions", {"actlog": 1, "al_extent_blocks": 1, "al_extents": 1}))
 

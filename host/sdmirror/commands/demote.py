@@ -1,8 +1,9 @@
 """`sdmirror demote PORT`: make an old primary, back after its secondary was promoted,
 follow the new primary (DRBD's `drbdadm secondary`). Its writes the secondary never had are
-dropped: the new primary resyncs it with the regions in its own bitmap when the old primary
-knows it holds nothing more (it did not reset since the split and had no unconfirmed
-writes), else with a full scan.
+dropped: the new primary resyncs the regions in its own bitmap, plus, when the old primary
+had unconfirmed writes, the extents its activity log names (the log is on its card, so it
+survives a reset); a full scan when that record is missing, full or damaged, or the
+generation of the split is not known (the answer's "resync" says which).
 
 Refused, with nothing changed on the card, when the board is a secondary already or is
 paired with its secondary."""

@@ -6,7 +6,8 @@
   2. link cut      the cable is cut, the application keeps writing (the primary records the
                    changed regions in its dirty bitmap), the cable comes back: bitmap resync
   3. power loss    the cable is cut again, more writes, then the primary loses power (and
-                   with it the bitmap): on reconnect a full scan finds what differs
+                   with it the RAM bitmap): its activity log on the card names the extents
+                   that may hold unconfirmed writes, and only those are compared
   4. corruption    bits flip on the secondary's card behind its back, in blocks that hold
                    file data; the periodic scan (scan_period_ms) finds and repairs them
   5. trouble       the primary's card develops unreadable blocks (reads heal from the
@@ -322,7 +323,7 @@ class Demo:
         return ph
 
     def phase3(self):
-        ph = measure.Phase(3, "power loss: full scan, hash tree", self.nblocks)
+        ph = measure.Phase(3, "power loss: activity log", self.nblocks)
         files = self.prof["power"]
         self.say("\n[bold]3. Power loss during an outage.[/] The cable is cut again, the "
                  "application writes, then the primary loses power: its bitmap (RAM) is gone.")
@@ -338,9 +339,13 @@ class Demo:
         self.emu.link("up")
         st = self.follow(ph)
         ph.stop(self.emu, st["counters"])
-        ph.notes.append("With the bitmap lost, the pair ran a full scan: both sides hashed all "
-                        "%s blocks and compared the hash tree top-down, so only subtrees that "
-                        "differ were descended; %d blocks were copied for %d that differed." % (
+        ph.notes.append("The RAM bitmap died with the power, but the primary's activity log on "
+                        "its card (the extents that may hold writes the secondary had not "
+                        "confirmed, written before the first write into each) became the "
+                        "bitmap at boot, and each logged extent was compared by a scan of its "
+                        "hash tree (on a card of %s blocks the default extents of 16 MiB may "
+                        "cover all of it; a damaged or full log falls back to the full scan); "
+                        "%d blocks were copied for %d that differed." % (
                             "{:,}".format(self.nblocks), ph.blocks_copied, len(ph.differing)))
         self._note_scans(ph)
         self.note_events(ph)

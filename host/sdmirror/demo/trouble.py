@@ -5,8 +5,9 @@
                the secondary and rewritten); then the primary's board dies: the secondary is
                promoted (`sdmirror promote`), the application carries on there, and the old
                primary comes back, is refused as a primary and is demoted (`sdmirror
-               demote`) into the new pair's secondary, resynced by a full scan (it rebooted:
-               its record of unconfirmed writes is gone).
+               demote`) into the new pair's secondary, resynced by the new primary's bitmap
+               plus the extents of its own activity log (its record of unconfirmed writes,
+               on its card across the reboot); a full scan if that record is missing.
 
 After this phase the board named "secondary" in the emulator is the primary: the demo's
 console clients are swapped to match.
@@ -110,24 +111,29 @@ def phase5(demo):
     refusal = st["refusal"]
     demo.say("  refused as a primary: %s" % refusal)
     ph.differing = measure.differing(demo.image("primary"), demo.image("secondary"))
-    _host(demo, "demote", p_url)
+    demoted = _host(demo, "demote", p_url)
     _reconnect(demo)
     st = demo.follow(ph)
     ph.stop(demo.emu, st["counters"])
     demo.say("  the old primary follows: the pair is coherent again (%d blocks copied)." %
              ph.blocks_copied)
+    by_log = "activity log" in demoted
     ph.notes.append("The old primary came back, was refused as a primary (generation ids) "
-                    "and `sdmirror demote` made it the new secondary; having rebooted it had "
-                    "no record of its unconfirmed writes, so the new primary ran a full scan "
-                    "and copied %d blocks for %d that differed. (The board named secondary "
-                    "leads now: the resync's bytes are in the s->p column.)" % (
-                        ph.blocks_copied, len(ph.differing)))
+                    "and `sdmirror demote` made it the new secondary; %s, and the new "
+                    "primary copied %d blocks for %d that differed. (The board named "
+                    "secondary leads now: the resync's bytes are in the s->p column.)" % (
+                        "its activity log, on its card across the reboot, named the extents "
+                        "of its unconfirmed writes: they were compared with the regions of the "
+                        "new primary's bitmap, no full scan" if by_log else
+                        "it had no usable record of its unconfirmed writes, so the new primary "
+                        "ran a full scan", ph.blocks_copied, len(ph.differing)))
     evs = demo.events.since_mark()
     for board, ev, detail in evs:
         if ev in SHOWN:
             ph.events.append("%s: %s %s" % (board, ev, "" if isinstance(detail, dict)
                                             else detail))
     ph.extra["failover"]["old_primary_refused"] = refusal
+    ph.extra["failover"]["demote_by_log"] = by_log
     ph.extra["failover"]["old_primary_now"] = demo._status(demo.s)["role"]
     return ph
 

@@ -61,9 +61,9 @@ class Primary(Node):
         self.counters.update({"writes_forwarded": 0, "writes_degraded": 0, "pull_ahead": 0,
                               "resyncs": 0, "degraded_acks": 0, "healed_reads": 0,
                               "healed_blocks": 0, "unreadable_both": 0, "degraded_refused": 0,
-                              "lost_blocks": 0, "actlog_records": 0, "log_scans": 0, "card_failures": 0,
+                              "lost_blocks": 0, "actlog_records": 0, "card_failures": 0,
                               "detached_reads": 0, "detached_writes": 0, "copied_back": 0,
-                              "unlogged_writes": 0})
+                              "unlogged_writes": 0, "log_scans": 0})
         self.reads = PeerReads(self)  # blocks our card cannot read, from the secondary's
         # degraded=refuse: writes up to this token may not be on the secondary until a
         # resync has carried them (0: none)

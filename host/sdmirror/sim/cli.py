@@ -149,9 +149,9 @@ def _failover(args, jobs, out):
         out.write(json.dumps(s, sort_keys=True) + "\n")
     else:
         out.write("%d failover scenarios from seed %d: %d passed, %d failed; stories %s; "
-                  "settles dropping %s; demotes resynced by %s; healed reads %d (in background %d); "
-                  "cards detached in %d (%d reads, %d writes served by the secondary, %d blocks "
-                  "copied back)\n" % (
+                  "settles dropping %s; demotes resynced by %s; healed reads %d "
+                  "(in background %d); cards detached in %d (%d reads, %d writes served by "
+                  "the secondary, %d blocks copied back)\n" % (
                       n, args.start, s["passed"], s["failed"], s["stories"],
                       s["settled_by_dropping"], s["demoted_by"], s["healed_reads"],
                       s["healed_in_background"], s["detached"]["scenarios"],

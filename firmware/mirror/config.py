@@ -32,6 +32,9 @@ _DEFAULTS = {
                                # a power loss (each logged extent costs a scan's round trip)
     "al_extents": 4,           # extents the log keeps once their writes are confirmed (LRU):
                                # a writer within them (64 MiB) writes no record (1-47)
+    "listed_max": 0,           # runs of blocks the primary lists while its bitmap records
+                               # (listed.py): 6 bytes each, 1,024 suits 32 GiB; 0 = none,
+                               # regions are compared. Off by default: see README *Settings*
     "whole_run": 0,            # dirty regions in a row sent whole unexamined; 0 = only
                                # regions that consecutive writes covered completely
     "scan_period_ms": 0,       # periodic scan interval; 0 = off
@@ -66,6 +69,7 @@ _RANGES = {
     "actlog": (0, 1),
     "al_extent_blocks": (1, 1 << 24),  # a power of two; at least a bitmap region in effect
     "al_extents": (1, 47),        # actlog.CAPACITY: what the metadata block holds
+    "listed_max": (0, 8192),
     "whole_run": (0, 64),         # runs are taken 64 regions at most (primary.py)
     "scan_period_ms": (0, 1 << 29),
     "link_rate": (0, 1 << 26),

@@ -2,9 +2,11 @@
 # bitmap while the secondary cannot confirm them, and drives every resync and scan.
 #
 # Resync plans, chosen when the pair (re)connects:
-# - bitmap held and valid: only dirty regions are resynced (claims 10-12, 18, 19). Regions
-#   a run of consecutive writes covered completely (a sequential writer) are sent whole;
-#   the others are compared by descending a hash tree over their blocks, so scattered
+# - bitmap held and valid: only dirty regions are resynced (claims 10-12, 18, 19). While
+#   the list of the writes made meanwhile (listed.py) names every dirty region's blocks,
+#   just those blocks are sent, nothing compared. Otherwise regions that a run of
+#   consecutive writes covered completely (a sequential writer) are sent whole; the others
+#   are compared by descending a hash tree over their blocks, so scattered
 #   writes cost a block each plus a few digests, however many blocks a region holds.
 # - bitmap lost (reboot) or damaged: a full scan of both volumes (claims 2-5, 16, 18).
 # - a full scan also runs every scan_period_ms once the pair is coherent (claims 6, 7, 13).
@@ -27,6 +29,22 @@ _W_HDR = 8  # wid u32, block u32
 _MAX_EXTENTS = const(16)  # runs of consecutive writes followed while the bitmap records
 
 
+class _Unlisted:
+    """listed_max 0: no list of an outage's writes, and listed.py never imported (a board
+    short of RAM, rp2040, does without its code): every dirty region is compared."""
+    ok = False
+    n = 0
+
+    def add(self, block, count):
+        pass
+
+    def spoil(self):
+        pass
+
+    def reset(self):
+        pass
+
+
 class Primary(Node):
     def __init__(self, cfg, card_blocks, emit, entropy):
         Node.__init__(self, cfg, card_blocks, emit, entropy)
@@ -44,6 +62,11 @@ class Primary(Node):
         self._await_unconf = False  # the secondary's T_UNCONF is due: no sync before it
         self._span = self._region_span()
         self._extents = []  # [start, end) runs of consecutive writes recorded in the bitmap
+        if cfg.listed_max:
+            from mirror.listed import ListedWrites
+            self.listed = ListedWrites(cfg.listed_max, self.bitmap.region_blocks)
+        else:
+            self.listed = _Unlisted()
         self._next_wid = 1
         self.acked_wid = 0
         self._inflight = []  # [wid, block, count, tag]: sent, not yet durable on the peer
@@ -122,6 +145,8 @@ class Primary(Node):
                     ranges[-1][1] += n  # consecutive extents: one scan
                 else:
                     ranges.append([b, n])
+        if ranges:
+            self.listed.spoil()  # which of their blocks were written is not known
         self._need_full = False
         self._event("actlog", "%d extents to compare (%d regions)" % (len(extents),
                                                                      bm.count()))
@@ -208,6 +233,7 @@ class Primary(Node):
         """First boot after `promote` (roles.py): the card is the whole truth as of now, so
         the bitmap is valid and clean; writes from this moment mark it."""
         self.bitmap.clear_all()
+        self.listed.reset()
         self._need_full = False
 
     def can_fetch(self, block, n):
@@ -415,6 +441,7 @@ class Primary(Node):
         for w in self._inflight:
             if det is None or w[0] < det.first_wid:
                 bm.mark(w[1], w[2])  # on our card (before the detach), maybe not on the peer
+                self.listed.add(w[1], w[2])  # a write's blocks (a resync frame's: none)
         waiting = len(self._inflight)
         self._inflight = []
         self._unsent = []
@@ -637,6 +664,8 @@ class Primary(Node):
         for i in range(0, len(p), 8):
             start, count = struct.unpack_from("<II", p, i)
             self.bitmap.mark(start, count)
+        if len(p):
+            self.listed.spoil()  # where in them its card differs is not known: compare
         self._await_unconf = False
         self._event("peer_unconfirmed", "%d ranges to compare" % (len(p) // 8))
 
@@ -745,6 +774,7 @@ class Primary(Node):
                 # the claims' literal method: every block's checksum crosses the link (the
                 # baseline the hash tree is measured against); the bitmap carries the work
                 self.bitmap.mark_all()
+                self.listed.spoil()
                 self._need_full = False
                 self._flat = True
                 self._next_scan = None  # taken: the next is scheduled when this one ends
@@ -759,6 +789,8 @@ class Primary(Node):
                 return None
             return self._job_bitmap_epoch()
         if not open_epochs:
+            if (self.listed.n or not self.listed.ok) and not self.pending.count():
+                self.listed.reset()  # nothing dirty is left for it to describe
             if self._flat:
                 self._flat = False
                 self._schedule_scan()
@@ -845,6 +877,7 @@ class Primary(Node):
             self.bitmap.clear_all()  # valid from now on: it records writes during the scan
             self._extents = []
             self._log_ranges = []  # the full scan compares them too
+            self.listed.reset()
         gsize = span_for(self.nblocks, self._max_groups)
         self._begin_scan(tag, 0, self.nblocks, gsize)
         struct.pack_into("<BIII", self._obuf, 0, tag, 0, self.nblocks, gsize)
@@ -883,6 +916,7 @@ class Primary(Node):
         later sent whole (nothing to compare: every block was written), while a region
         holding one scattered write is compared. At most _MAX_EXTENTS runs are kept (the
         shortest goes): forgetting one costs a comparison, never a wrong copy."""
+        self.listed.add(block, n)
         ext = self._extents
         for e in ext:
             if e[1] == block:
@@ -909,6 +943,14 @@ class Primary(Node):
         compared by descending their hash tree."""
         tag = self._new_epoch("bitmap")
         ep = self._epochs[tag]
+        if self.listed.ok and not self._flat:
+            yield from self._push(tag, 0, self.listed.walk(self.bitmap, self.pending, ep,
+                                                           self.cfg.epoch_bytes))
+            if ep["first"] >= 0:
+                yield from self._close_epoch(tag)
+                return
+            # a dirty region without listed blocks (never expected): compare from now on
+            self.listed.spoil()
         bm = self.bitmap
         rb = bm.region_blocks
         cfg = self.cfg

@@ -11,3 +11,4 @@ module("cardcmds.py", base_path="../firmware")
 module("failedcard.py", base_path="../firmware")
 module("diagcmds.py", base_path="../firmware")
 module("boardkit.py", base_path="../firmware")
+module("kernelsrc.py", base_path="../firmware")  # cobs's fallback where native code cannot load

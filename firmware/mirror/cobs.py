@@ -54,12 +54,8 @@ def decode_into(src, dst):
 def python_loops():
     """(_enc, _dec) as plain Python: cobsk.py's text without its decorators (CPython, a VM
     without native code; the tests cross-check it against the viper build)."""
-    path = __file__.rsplit("/", 1)[0] + "/cobsk.py"
-    with open(path) as f:
-        src = f.read().replace("@micropython.viper  # noqa: F821\n", "")
-    g = {"ptr8": lambda b: b}
-    exec(src, g)
-    return g["_enc"], g["_dec"]
+    from kernelsrc import python_build
+    return python_build(__file__.rsplit("/", 1)[0] + "/cobsk.py", ("_enc", "_dec"))
 
 
 try:
@@ -70,6 +66,6 @@ except Exception as e:  # CPython, a VM without native code: ImportError, Syntax
     _why = e
 try:
     _enc, _dec = _VIPER or python_loops()
-except OSError:  # no cobsk.py beside this module either: say why the native one failed
+except (OSError, ImportError):  # no cobsk.py (or kernelsrc) either: say why the native one failed
     raise ImportError("cobs: no native loops (%r) and no cobsk.py to run" % (_why,))
 IMPL = "viper" if _VIPER else "python"

@@ -48,7 +48,7 @@ class Card:
         self._fg = deque()
         self._bg = deque()
         self._cur = None  # [kind, block, n, buf, done, started_at]; a bulk read: see _bulk
-        self._bulk = None  # the bulk read under way: [ends of its reads, token]
+        self._bulk = None  # the bulk read under way: [start, dt, reads, token, chunk, n]
         self._epoch = 0  # bumped at power loss: completions scheduled before it are void
         self.fail_writes = 0  # errors left in the current burst, and when it ends
         self.fail_reads = 0

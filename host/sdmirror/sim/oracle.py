@@ -121,7 +121,7 @@ class Oracle:
     def failed_since_local(self, b):
         """A write to b that failed to the application came after its last completed one
         (it may or may not have reached a card: expected_exact cannot say)."""
-        for w, _, _ in reversed(self._versions[b]):
+        for w, _, _ in reversed(self._versions.get(b, [])):
             if w.local:
                 return False
             if w.failed:

@@ -8,7 +8,7 @@ from mirror import actlog
 from mirror import proto as P
 from mirror.msgcheck import text
 from mirror.readserver import ReadServer
-from mirror.meta import CONSISTENT, ZERO, relation
+from mirror.meta import CONSISTENT, TOOK_OVER, ZERO, relation
 from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, INFO_UNCONF, Node
 
 
@@ -42,6 +42,18 @@ class Secondary(Node):
             if log is not None:
                 self.unconf = actlog.ActivityLog(log[0])
                 self.unconf.restore(log[0], log[1])
+            return
+        if ok and m.role == 1 and m.flags & TOOK_OVER:
+            # a promotion the board never booted into: the power went between writing the
+            # promoted record and the reset into the primary's role (rolecmds.py). Nothing
+            # was written as a primary, and the card still holds the complete copy of the
+            # generation it was promoted from (promote asks for one): back to that record,
+            # so that `promote` given again works (and the old primary may resync it)
+            self._event("demoted", "a promotion that never took effect is undone")
+            m.gen = m.parent
+            m.flags = CONSISTENT
+            m.role = 2
+            self._write_meta()
             return
         if ok:
             self._event("demoted", "this card was a primary; it now follows")

@@ -106,6 +106,25 @@ def _fail_over(pair):
     return new
 
 
+def test_a_promotion_cut_short_by_a_power_loss_is_undone_and_can_be_given_again():
+    # the power went after `promote` wrote its record, before the board reset into the
+    # primary's role: it boots as the secondary it still is. It said "demoted", dropped the
+    # card's CONSISTENT flag with the record's, and refused every promote after ("holds no
+    # complete copy") though nothing had changed on the card (sim, failover campaign)
+    pair = synced_pair(nblocks=256)
+    pair.disconnect()
+    s = pair.s.node
+    old_gen = s.meta.gen
+    roles.promoted_meta(s)
+    back = pair.s.switch("secondary", pair.now, False)  # the record written, the role not
+    assert back.meta.gen == old_gen and back.meta.role == 2
+    assert roles.promote_problem(back) is None
+    assert ("demoted", "a promotion that never took effect is undone") in pair.s.events
+    pair.connect()  # and the old primary, back, pairs with it again: the same history
+    pair.run(20000, until=lambda: pair.synced())
+    assert pair.synced() and pair.coherent()
+
+
 def test_promote_then_demote_resyncs_only_the_new_primarys_regions():
     pair = synced_pair(nblocks=1024, region_blocks=16)
     new = _fail_over(pair)

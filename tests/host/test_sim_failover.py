@@ -40,6 +40,7 @@ def test_the_failover_campaign_passes(capsys):
     # issue 11: faults while the pair settles into its new roles after a command
     assert s["faults"].get("cut_after_command", 0) > SEEDS // 10
     assert s["faults"].get("power_after_command", 0) > SEEDS // 5
+    assert s["faults"].get("power_in_switch", 0) > SEEDS // 10
 
 
 def test_a_heal_with_wrong_data_is_caught(monkeypatch):

@@ -21,7 +21,8 @@ The operator's commands go through mirror/roles.py as the console's do: a comman
 refused (say, the refusal has not happened yet) is tried again a little later. Half of the
 commands are followed, within 3 s, by a fault while the pair settles into its new roles
 (issue 11): the link cut for a while, or a board power-cycled (the one that changed role,
-once it has reset into it, or the other one).
+once it has reset into it, or the other one); and 30% of the commands have the power cut
+while the board writes its new record or before it resets into the new role (_switch).
 
 Checks (failure categories):
 - lost_acked_writes: a write acknowledged while the card is detached is not on the
@@ -454,7 +455,7 @@ class FailoverScenario:
             self.survivor = "B"
             self.promoted_at = self.world.now
             self._app("B", "A", self.oracles["B"], self.world.now + t3)
-        s.switch(Primary, self._cfg("primary"), started)
+        self._switch(s, Primary, self._cfg("primary"), started, self._promote)
         return True
 
     def _check_promoted(self, snapshot):
@@ -508,7 +509,7 @@ class FailoverScenario:
             return False
         self.demoted = roles.demoted_meta(a.node)[1]  # bitmap, log or full (roles.py)
         self._retire_app("A")
-        a.switch(Secondary, self._cfg("secondary"))
+        self._switch(a, Secondary, self._cfg("secondary"), None, self._demote)
         return True
 
     def _settle(self):
@@ -520,7 +521,7 @@ class FailoverScenario:
         self.survivor = "B" if name == "A" else "A"
         self._retire_app(name)
         roles.settled_meta(board.node)
-        board.switch(Secondary, self._cfg("secondary"))
+        self._switch(board, Secondary, self._cfg("secondary"), None, self._settle)
         return True
 
     def _fault_after(self, switched):
@@ -550,6 +551,39 @@ class FailoverScenario:
             app.power_lost()  # it resumes once the node is ready again (App._on_node)
         board.power_off()
         w.after(ms, power_on, self.link, board, self.boards["A" if name == "B" else "B"])
+
+    def _switch(self, board, cls, cfg, then, cmd):
+        """board.switch(); or, for 30% of the commands, the power cut while the board
+        writes its new record (half of the cuts: torn or not landed) or once it has landed
+        but before the reset into the new role (firmware/rolecmds.py: the role is
+        remembered after the record): it boots in its old role, and the operator gives
+        the command again."""
+        x = self.frng
+        if x.random() >= 0.3:
+            board.switch(cls, cfg, then)
+            return
+        w = self.world
+        board.node._write_meta()
+        card = board.card
+        off = x.uniform(10, 2000)
+
+        def cut():
+            w.fault("power_in_switch", board.name)
+            board.power_off()
+            w.after(off, back)
+
+        def back():
+            power_on(self.link, board, self.boards["A" if board.name == "B" else "B"])
+            w.after(_OPERATOR_MS, self._operator, cmd)
+        if x.random() < 0.5:
+            w.after(x.uniform(0, card.write_ms + card.busy_ms), cut)  # tearing the record
+        else:
+            def landed():
+                if card.pending():
+                    w.after(1, landed)
+                else:
+                    cut()
+            w.after(0, landed)
 
     def _retire_app(self, name):
         """The board is about to change role: its application is gone."""

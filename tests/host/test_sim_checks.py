@@ -37,7 +37,7 @@ def first_seed(pred):
 def written_block(sc):
     """A block the application wrote (so 'what it should hold' is not the initial data)."""
     for b in range(sc.params["volume_blocks"]):
-        if sc.oracle._versions[b]:
+        if sc.oracle._versions.get(b):
             return b
     raise AssertionError("the application wrote nothing")
 

@@ -11,10 +11,11 @@ contents are acceptable too.
 A large card (sim/sparse.py) keeps its initial contents sparse too: versions are kept per
 block written, so the oracle costs memory for what the application wrote, not the card.
 
-A silent bit flip on the primary's card (flip()) is a version of its own, acknowledged at
-once: the design copies the primary's card to the secondary, so the flipped contents (or a
-later write) are what both cards must end with; the campaign checks besides that a scan
-reported it (scenario.py, `silent_repair`).
+A silent bit flip on the primary's card (flip()) is a version of its own that nobody
+acknowledged: the design copies the primary's card to the secondary, so the flipped
+contents may end on both cards, and so may the data the application was last told of (a
+heal from the secondary's copy puts it back); the campaign checks besides that a scan
+reported a flip it copied (scenario.py, `silent_repair`).
 """
 
 BLOCK = 512
@@ -67,8 +68,7 @@ class Oracle:
 
     def flip(self, block, data, now):
         """The primary's card silently changed `block` to `data` (a bit flip)."""
-        w = Write(0, block, 1, now)
-        w.local = w.durable = True
+        w = Write(0, block, 1, now)  # (never local or durable: not the application's)
         self._versions.setdefault(block, []).append((w, bytes(data), []))
 
     def written_since(self, first, last, t):

@@ -82,8 +82,8 @@ def load(name):
     return sys.modules[name]
 
 
-def main(argv):
-    root = dirname(dirname(norm(globals().get("__file__") or argv[0])))
+def parse(argv):
+    """(test dir, names, --import dirs) from the command line; exits 2 on a usage error."""
     dirs, names, imports = [], [], []
     i = 0
     while i < len(argv):
@@ -98,101 +98,149 @@ def main(argv):
     if not dirs:
         print("usage: micropython tools/mpytest.py DIR [NAME ...] [--import PKGDIR ...]")
         sys.exit(2)
-    testdir = dirs[0]
-    # Replace the path outright: ~/.micropython/lib and the cwd must not supply a module
-    # the boards won't have. '.frozen' holds the VM's frozen modules (asyncio among them).
-    sys.path[:] = [testdir, root + "/firmware", root + "/boards", ".frozen"]
+    return dirs[0], names, imports
 
-    passed = failed = skipped = 0
 
-    # Import sweep: the module name is the path relative to the sys.path entry it lives under.
-    imported = 0
-    for pkgdir in imports:
-        if not is_dir(pkgdir):
-            continue  # not written yet
-        base = dirname(pkgdir)
-        prefix = pkgdir[len(base) + 1:]
-        if base not in sys.path:
-            sys.path.append(base)
-        for name in walk_modules(pkgdir):
-            sub = name
-            name = prefix + ("." + name if name else "")
-            try:
-                load(name)
-                imported += 1
-            except SyntaxError as e:
-                if not native_kernel(pkgdir + "/" + sub.replace(".", "/") + ".py"):
-                    failed += 1
+def selected(fname, names):
+    """(run this module?, the one test to run in it or None)."""
+    if not names:
+        return True, None
+    modname, hit, only = fname[:-3], False, None
+    for n in names:
+        mod, _, fn = n.partition("::")
+        if mod.endswith(".py"):
+            mod = mod[:-3]
+        if fn and mod == modname:
+            hit, only = True, fn
+        elif not fn and mod in modname:
+            hit = True
+    return hit, only
+
+
+class Runner:
+    """The run in steps: step() does one piece (the import sweep, a module's import, one
+    test) and returns False when nothing is left; finish() prints the summary and exits 1
+    on a failure. main() just loops. A driver that can only free memory between calls (the
+    WebAssembly port collects garbage only when control returns to JavaScript:
+    ports/webassembly/main.c, gc_collect_top_level) calls step() once per call."""
+
+    def __init__(self, argv):
+        root = dirname(dirname(norm(globals().get("__file__") or argv[0])))
+        self.testdir, self.names, self.imports = parse(argv)
+        # Replace the path outright: ~/.micropython/lib and the cwd must not supply a module
+        # the boards won't have. '.frozen' holds the VM's frozen modules (asyncio among them).
+        sys.path[:] = [self.testdir, root + "/firmware", root + "/boards", ".frozen"]
+        self.passed = self.failed = self.skipped = 0
+        self.files = [f for f in sorted(os.listdir(self.testdir))
+                      if f.startswith("test_") and f.endswith(".py")]
+        self.swept = not self.imports
+        self.fname = None  # the module being run, its tests left and its counts
+        self.tests = []
+
+    def step(self):
+        if not self.swept:
+            self.swept = True
+            self.sweep()
+        elif self.tests:
+            self.run_test(self.tests.pop(0))
+        elif self.fname is not None:
+            self.end_module()
+        elif self.files:
+            self.start_module(self.files.pop(0))
+        else:
+            return False
+        return True
+
+    def sweep(self):
+        """Import every module below each --import dir: the module name is the path
+        relative to the sys.path entry it lives under."""
+        imported = 0
+        for pkgdir in self.imports:
+            if not is_dir(pkgdir):
+                continue  # not written yet
+            base = dirname(pkgdir)
+            prefix = pkgdir[len(base) + 1:]
+            if base not in sys.path:
+                sys.path.append(base)
+            for name in walk_modules(pkgdir):
+                sub = name
+                name = prefix + ("." + name if name else "")
+                try:
+                    load(name)
+                    imported += 1
+                except SyntaxError as e:
+                    if not native_kernel(pkgdir + "/" + sub.replace(".", "/") + ".py"):
+                        self.failed += 1
+                        print("%s IMPORT FAILED" % name)
+                        show(e)
+                        continue
+                    print("%s: a native kernel this VM cannot compile (%s): its callers fall "
+                          "back" % (name, e))
+                except Exception as e:
+                    self.failed += 1
                     print("%s IMPORT FAILED" % name)
                     show(e)
-                    continue
-                print("%s: a native kernel this VM cannot compile (%s): its callers fall "
-                      "back" % (name, e))
-            except Exception as e:
-                failed += 1
-                print("%s IMPORT FAILED" % name)
-                show(e)
-    if imports:
         print("micropython: imported %d firmware modules" % imported)
 
-    for fname in sorted(os.listdir(testdir)):
-        if not (fname.startswith("test_") and fname.endswith(".py")):
-            continue
-        modname = fname[:-3]
-        only = None
-        if names:
-            hit = False
-            for n in names:
-                mod, _, fn = n.partition("::")
-                if mod.endswith(".py"):
-                    mod = mod[:-3]
-                if fn and mod == modname:
-                    hit, only = True, fn
-                elif not fn and mod in modname:
-                    hit = True
-            if not hit:
-                continue
+    def start_module(self, fname):
+        hit, only = selected(fname, self.names)
+        if not hit:
+            return
         try:
-            mod = load(modname)
+            mod = load(fname[:-3])
         except Exception as e:
-            failed += 1
+            self.failed += 1
             print("%s IMPORT FAILED" % fname)
             show(e)
-            continue
-        ok = bad = skip = 0
+            return
+        self.fname, self.mod = fname, mod
+        self.ok = self.bad = self.skip = 0
         # Sorted, not source order: MicroPython module dicts are unordered. Tests must not
         # depend on each other anyway.
         for name in sorted(dir(mod)):
             fn = getattr(mod, name)
             if not name.startswith("test_") or isinstance(fn, type) or not callable(fn):
                 continue
-            if only is not None and name != only:
-                continue
-            try:
-                result = fn()
-                if result is not None and hasattr(result, "send"):
-                    # An `async def` or generator test would otherwise "pass" unrun.
-                    raise TypeError("test returned a generator/coroutine; run it with asyncio.run()")
-                ok += 1
-            except Exception as e:
-                if type(e).__name__ == "Skip":  # fwtest.skip(): not for this Python
-                    skip += 1
-                    continue
-                bad += 1
-                print("%s::%s FAILED" % (fname, name))
-                show(e)
-            gc.collect()  # each test starts from a collected heap
-        passed += ok
-        failed += bad
-        skipped += skip
-        # "ok", not "passed": only the closing line should read like a runner summary.
-        print("%s: %d ok%s%s" % (fname, ok, ", %d skipped" % skip if skip else "",
-                                 ", %d FAILED" % bad if bad else ""))
+            if only is None or name == only:
+                self.tests.append(name)
 
-    print("micropython: %d passed, %d failed%s" % (passed, failed,
-                                                  ", %d skipped" % skipped if skipped else ""))
-    if failed or not passed:
-        sys.exit(1)
+    def run_test(self, name):
+        try:
+            result = getattr(self.mod, name)()
+            if result is not None and hasattr(result, "send"):
+                # An `async def` or generator test would otherwise "pass" unrun.
+                raise TypeError("test returned a generator/coroutine; run it with asyncio.run()")
+            self.ok += 1
+        except Exception as e:
+            if type(e).__name__ == "Skip":  # fwtest.skip(): not for this Python
+                self.skip += 1
+            else:
+                self.bad += 1
+                print("%s::%s FAILED" % (self.fname, name))
+                show(e)
+        gc.collect()  # each test starts from a collected heap
+
+    def end_module(self):
+        self.passed += self.ok
+        self.failed += self.bad
+        self.skipped += self.skip
+        # "ok", not "passed": only the closing line should read like a runner summary.
+        print("%s: %d ok%s%s" % (self.fname, self.ok, ", %d skipped" % self.skip if self.skip else "",
+                                 ", %d FAILED" % self.bad if self.bad else ""))
+        self.fname = self.mod = None
+
+    def finish(self):
+        print("micropython: %d passed, %d failed%s" % (self.passed, self.failed,
+                                                      ", %d skipped" % self.skipped if self.skipped else ""))
+        if self.failed or not self.passed:
+            sys.exit(1)
+
+
+def main(argv):
+    runner = Runner(argv)
+    while runner.step():
+        pass
+    runner.finish()
 
 
 main(sys.argv[1:])

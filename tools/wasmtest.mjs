@@ -67,23 +67,33 @@ for (const name of Object.keys(WASM_SKIP)) {
 for (const name of Object.keys(WASM_SKIP_FIRMWARE)) {
     console.log(`firmware ${name}: not imported on the WebAssembly port: ${WASM_SKIP_FIRMWARE[name]}`);
 }
+// One runPython call per step of mpytest's Runner (a test, a module's import): this port
+// frees garbage only when control returns to JavaScript (ports/webassembly/main.c:
+// gc_collect only flags a collection, gc_collect_top_level does it), so one call for the
+// whole run would keep every test's garbage and hit the 2 GiB memory limit.
 const argv = JSON.stringify(args);
-let status = 0;
-try {
+function py(code) {
     mp.runPython(`
-import os, sys
-os.chdir("/repo")
-# this port has no sys.argv: run mpytest's code, then its main() with the arguments
-_src = open("/repo/tools/mpytest.py").read().rsplit("main(sys.argv[1:])", 1)[0]
-_g = {"__name__": "mpytest", "__file__": "/repo/tools/mpytest.py"}
 try:
-    exec(_src, _g)
-    _g["main"](${argv})
-    _status = 0
+    ${code}
+    _status = None
 except SystemExit as e:
     _status = e.args[0] if e.args else 0
 `);
-    status = mp.globals.get("_status");
+    return mp.globals.get("_status");
+}
+let status;
+try {
+    // this port has no sys.argv: run mpytest's code without its main(sys.argv[1:]) call
+    status = py(`import os, sys; os.chdir("/repo"); ` +
+        `_g = {"__name__": "mpytest", "__file__": "/repo/tools/mpytest.py"}; ` +
+        `exec(open("/repo/tools/mpytest.py").read().rsplit("main(sys.argv[1:])", 1)[0], _g); ` +
+        `_runner = _g["Runner"](${argv}); _more = True`);
+    while (status == null && mp.globals.get("_more")) {
+        status = py("_more = _runner.step()");
+    }
+    if (status == null) status = py("_runner.finish()");
+    if (status == null) status = 0;
 } catch (e) {
     console.error(String(e));
     status = 1;

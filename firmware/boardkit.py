@@ -68,7 +68,8 @@ def card(board, machine=None, role=None):
     """The SD card of the board (_sd_card). With role (the boot): a primary's card that
     fails to initialise is a FailedCard of the size the last boot saw, so the controller
     starts detached and serves from the secondary (mirror/detach.py); the size is kept
-    in CARD_FILE, written only when it changes (flash wear)."""
+    in CARD_FILE, written only when it changes (flash wear) and never on a board whose
+    filesystem must not be written (FS_READ_ONLY: Renode's)."""
     make = board.card if hasattr(board, "card") else lambda: _sd_card(board, machine)
     if role is None:
         return make()
@@ -83,7 +84,7 @@ def card(board, machine=None, role=None):
         from failedcard import FailedCard  # rare: not resident in RAM until needed
         return FailedCard(e, blocks, make)
     blocks = dev.ioctl(4, 0)
-    if blocks != _saved_blocks():
+    if not getattr(board, "FS_READ_ONLY", False) and blocks != _saved_blocks():
         try:
             with open(CARD_FILE, "w") as f:
                 f.write(str(blocks))

@@ -24,6 +24,9 @@ NAME = "renode"
 # The firmware is frozen into the MicroPython build (manifest.py): the flash filesystem holds
 # only main.py, this profile and sdmirror.json (sdmirror renode-files).
 FROZEN = True
+# Nothing may write to that filesystem: in Renode an erase of its sector wipes the firmware
+# (host/sdmirror/renode_fs.py), so the boot does not save the card's size there (boardkit).
+FS_READ_ONLY = True
 # RAM: 384 KiB SRAM at 0x20020000 less a 32 KiB stack (ports/stm32/boards/stm32f767.ld);
 # .data/.bss of a build with lwIP and mbedTLS come off that too. 256 KiB is an estimate
 # with ~96 KiB for them, not a measurement: no build of this board was run here. Frozen

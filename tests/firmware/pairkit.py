@@ -254,3 +254,24 @@ def synced_pair(nblocks=512, seed=1, **kw):
     pair.connect()
     pair.run(50000, until=pair.synced)
     return pair
+
+
+def block(i, salt=0):
+    """512 bytes that tell block i (and a rewrite of it, by salt) apart."""
+    return bytes([(i * 7 + salt) & 0xFF]) * 512
+
+
+def read_blocks(vol, b, n=1):
+    """n blocks from b through a volume's readblocks (as the application reads)."""
+    buf = bytearray(512 * n)
+    vol.readblocks(b, buf)
+    return bytes(buf)
+
+
+def raises_oserror(fn):
+    """Did fn() raise OSError (the application's I/O error)?"""
+    try:
+        fn()
+    except OSError:
+        return True
+    return False

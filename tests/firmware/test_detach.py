@@ -1,30 +1,12 @@
 # A card that has failed (issue 12, detach.py): the primary detaches its card after
 # card_errors failures in a row and serves the application from the secondary; a card that
 # returns gets what it lacks from the secondary. Runs under CPython and MicroPython.
-from pairkit import synced_pair
+from pairkit import block, raises_oserror, read_blocks, synced_pair
 
 from mirror import meta as metadata
 from mirror.config import Config
 from mirror.node import META_BLOCKS
 from mirror.volume import MemBlockDevice
-
-
-def block(i, salt=0):
-    return bytes([(i * 7 + salt) & 0xFF]) * 512
-
-
-def _read(vol, b, n=1):
-    buf = bytearray(512 * n)
-    vol.readblocks(b, buf)
-    return bytes(buf)
-
-
-def _raises_oserror(fn):
-    try:
-        fn()
-    except OSError:
-        return True
-    return False
 
 
 def _dead_pair(**kw):
@@ -36,7 +18,7 @@ def _dead_pair(**kw):
     vol = pair.volume()
     pair.p.dead = True
     fails = 0
-    while _raises_oserror(lambda: vol.writeblocks(200, block(200, 9))):
+    while raises_oserror(lambda: vol.writeblocks(200, block(200, 9))):
         fails += 1
         assert fails < 50 and pair.primary.detached is None
     assert pair.primary.detached is not None  # the write that detached it was served
@@ -74,7 +56,7 @@ def test_a_bad_sector_alone_does_not_detach():
     pair.p.bad.add(9)
     vol = pair.volume()
     for _ in range(20):
-        assert _read(vol, 9) == _sec(pair, 9)  # healed each time, never 8 in a row
+        assert read_blocks(vol, 9) == _sec(pair, 9)  # healed each time, never 8 in a row
         pair.p.bad.add(9)
     assert pair.primary.detached is None and pair.primary.status()["card"] == "ok"
 
@@ -86,7 +68,7 @@ def test_card_errors_zero_never_detaches():
     vol = pair.volume()
     pair.p.dead = True
     for _ in range(30):
-        assert _raises_oserror(lambda: vol.writeblocks(1, block(1)))
+        assert raises_oserror(lambda: vol.writeblocks(1, block(1)))
     assert pair.primary.detached is None
 
 
@@ -96,9 +78,9 @@ def test_reads_and_writes_are_served_from_the_secondary_while_detached():
     vol.writeblocks(10, block(10, 1) + block(11, 1))
     assert _sec(pair, 10) == block(10, 1) and _sec(pair, 11) == block(11, 1)
     assert p.durable(p.last_token())
-    assert _read(vol, 10, 2) == block(10, 1) + block(11, 1)
+    assert read_blocks(vol, 10, 2) == block(10, 1) + block(11, 1)
     # a read longer than a frame comes in pieces
-    many = _read(vol, 0, 20)
+    many = read_blocks(vol, 0, 20)
     assert many == bytes(pair.s.card.data[:20 * 512])
     assert p.counters["detached_reads"] == 2 and p.counters["detached_writes"] == 2
     assert vol.ioctl(3, 0) == 0  # sync: the last write is on the secondary
@@ -132,8 +114,8 @@ def test_secondary_gone_while_detached_is_an_error_never_invented_data():
     pair, vol, _ = _dead_pair(degraded_ms=300)
     p = pair.primary
     pair.disconnect()
-    assert _raises_oserror(lambda: _read(vol, 5))
-    assert _raises_oserror(lambda: vol.writeblocks(5, block(5, 3)))
+    assert raises_oserror(lambda: read_blocks(vol, 5))
+    assert raises_oserror(lambda: vol.writeblocks(5, block(5, 3)))
     assert _sec(pair, 5) != block(5, 3)
     # a write waiting for the secondary when the session is lost fails, it is not acked
     pair.connect()
@@ -184,7 +166,7 @@ def test_the_same_card_back_gets_only_the_blocks_written_meanwhile():
     assert state == "ok" and m.gen == p.meta.gen
     vol.writeblocks(40, block(40, 6))  # the card is in use again
     assert bytes(pair.p.card.data[40 * 512:41 * 512]) == block(40, 6)
-    assert _read(vol, 100) == block(100, 5)
+    assert read_blocks(vol, 100) == block(100, 5)
 
 
 def test_a_replaced_card_gets_every_block():
@@ -236,7 +218,7 @@ def test_writes_during_the_copy_are_copied_again():
         vol.writeblocks(b, block(b, 11))
     pair.run(50000, until=lambda: p.detached is None)
     pair.run(50000, until=pair.synced)
-    assert pair.coherent() and _read(vol, 0) == block(0, 11)
+    assert pair.coherent() and read_blocks(vol, 0) == block(0, 11)
 
 
 # -- a card that fails at boot ------------------------------------------------------------
@@ -261,7 +243,7 @@ def test_a_card_dead_at_boot_serves_from_a_consistent_secondary():
     assert p.meta.parent == gen and "adopted" in pair.p.event_names()
     pair.run(20000, until=lambda: pair.secondary.meta.gen == p.meta.gen)
     vol = pair.volume()
-    assert _read(vol, 17) == _sec(pair, 17)
+    assert read_blocks(vol, 17) == _sec(pair, 17)
     vol.writeblocks(17, block(17, 2))
     assert _sec(pair, 17) == block(17, 2)
     pair.p.dead = False  # the same card answers again: its contents are unknown, copied whole
@@ -278,7 +260,7 @@ def test_a_card_dead_at_boot_with_no_complete_copy_is_refused():
     pair.connect()
     pair.run(2000)
     assert not p.paired and "no complete copy" in p.refusal and "\n" not in p.refusal
-    assert _raises_oserror(lambda: _read(pair.volume(), 1))
+    assert raises_oserror(lambda: read_blocks(pair.volume(), 1))
 
 
 def test_without_card_errors_a_card_dead_at_boot_is_fatal_as_before():
@@ -297,16 +279,16 @@ def test_detached_while_the_secondary_is_behind_serves_what_it_holds_and_refuses
     gen = pair.primary.meta.gen
     pair.p.dead = True
     for _ in range(20):  # (unpaired: a detached write fails too)
-        assert _raises_oserror(lambda: vol.writeblocks(100, block(100, 2)))
+        assert raises_oserror(lambda: vol.writeblocks(100, block(100, 2)))
         if pair.primary.detached is not None:
             break
     p = pair.primary
     assert "writes fail" in p.status()["card"] and p.meta.gen == gen  # no new generation
     pair.connect()
     pair.run(20000, until=lambda: p.paired)
-    assert _raises_oserror(lambda: _read(vol, 5))  # its newest data is on our card alone
-    assert _read(vol, 200) == _sec(pair, 200)  # a clean region: the secondary holds it
-    assert _raises_oserror(lambda: vol.writeblocks(200, block(200, 3)))
+    assert raises_oserror(lambda: read_blocks(vol, 5))  # its newest data is on our card alone
+    assert read_blocks(vol, 200) == _sec(pair, 200)  # a clean region: the secondary holds it
+    assert raises_oserror(lambda: vol.writeblocks(200, block(200, 3)))
     assert _sec(pair, 200) != block(200, 3)
     pair.p.dead = False
     _reattach(pair)  # the same card: the resync it owed then carries block 5
@@ -321,7 +303,7 @@ def test_a_region_with_unconfirmed_writes_on_the_failed_card_is_not_written_over
     vol.writeblocks(4, block(4, 1))  # async: on our card, on its way
     pair.p.dead = True
     for _ in range(20):
-        if _raises_oserror(lambda: vol.writeblocks(100, block(100, 2))) is False:
+        if raises_oserror(lambda: vol.writeblocks(100, block(100, 2))) is False:
             break
     assert p.detached is not None
     pair.per_step = 1 << 30
@@ -330,8 +312,8 @@ def test_a_region_with_unconfirmed_writes_on_the_failed_card_is_not_written_over
     pair.run(20000, until=lambda: p.paired)
     assert p.bitmap.is_dirty(p.bitmap.region_of(4))
     # its region's newest data is on the failed card alone: no reads, no writes there
-    assert _raises_oserror(lambda: _read(vol, 5))
-    assert _raises_oserror(lambda: vol.writeblocks(5, block(5, 3)))
+    assert raises_oserror(lambda: read_blocks(vol, 5))
+    assert raises_oserror(lambda: vol.writeblocks(5, block(5, 3)))
     vol.writeblocks(100, block(100, 4))  # another region: served
     pair.p.dead = False
     _reattach(pair)  # the same card: block 4 reaches the secondary by the bitmap

@@ -1,27 +1,9 @@
 # A mirror in trouble (issue 12): reads that heal, failover (promote / demote), settling a
 # split, degraded=continue|refuse. Runs under CPython and MicroPython.
-from pairkit import Pair, fill, synced_pair
+from pairkit import Pair, block, fill, raises_oserror, read_blocks, synced_pair
 
 from mirror import roles
 from mirror.meta import ZERO
-
-
-def block(i, salt=0):
-    return bytes([(i * 7 + salt) & 0xFF]) * 512
-
-
-def _read(vol, b):
-    buf = bytearray(512)
-    vol.readblocks(b, buf)
-    return bytes(buf)
-
-
-def _raises_oserror(fn):
-    try:
-        fn()
-    except OSError:
-        return True
-    return False
 
 
 # -- reads that heal -----------------------------------------------------------------------
@@ -31,11 +13,11 @@ def test_a_read_the_card_fails_is_served_from_the_secondary_and_rewritten():
     pair.run(5000, until=pair.synced)
     pair.p.bad.add(9)
     vol = pair.volume()
-    assert _read(vol, 9) == block(9, 1)
+    assert read_blocks(vol, 9) == block(9, 1)
     p = pair.primary
     assert p.counters["healed_reads"] == 1 and "healed" in pair.p.event_names()
     assert 9 not in pair.p.bad  # rewritten: the card reads it again
-    assert _read(vol, 9) == block(9, 1) and p.counters["healed_reads"] == 1
+    assert read_blocks(vol, 9) == block(9, 1) and p.counters["healed_reads"] == 1
 
 
 def test_a_multi_block_read_heals_only_the_block_that_failed():
@@ -52,7 +34,7 @@ def test_unreadable_on_both_cards_is_an_error_not_invented_data():
     pair.p.bad.add(5)
     pair.s.bad.add(5)
     vol = pair.volume()
-    assert _raises_oserror(lambda: _read(vol, 5))
+    assert raises_oserror(lambda: read_blocks(vol, 5))
     assert pair.primary.counters["unreadable_both"] == 1
     assert pair.primary.counters["healed_reads"] == 0
 
@@ -62,7 +44,7 @@ def test_no_heal_from_a_secondary_whose_copy_may_be_stale():
     pair.disconnect()
     pair.write(7, block(7, 2))  # only on the primary: its region is dirty
     pair.p.bad.add(7)
-    assert _raises_oserror(lambda: _read(pair.volume(), 7))
+    assert raises_oserror(lambda: read_blocks(pair.volume(), 7))
     pair.connect()
     # the resync cannot read block 7: our card lost the only copy of its newest data, so
     # it is declared lost (the secondary's older copy goes on both cards, reads fail)
@@ -75,12 +57,12 @@ def test_no_heal_from_a_secondary_whose_copy_may_be_stale():
     pair.connect()
     pair.run(50000, until=pair.synced)
     vol = pair.volume()
-    assert _raises_oserror(lambda: _read(vol, 7))
+    assert raises_oserror(lambda: read_blocks(vol, 7))
     vol.writeblocks(7, block(7, 3))  # written again: known once more
-    assert p.lost == [] and _read(vol, 7) == block(7, 3)
+    assert p.lost == [] and read_blocks(vol, 7) == block(7, 3)
     # a clean region of a paired pair: healed
     pair.p.bad.add(3)
-    assert _read(vol, 3) == bytes(pair.s.card.data[3 * 512:4 * 512])
+    assert read_blocks(vol, 3) == bytes(pair.s.card.data[3 * 512:4 * 512])
 
 
 def test_a_scan_that_cannot_read_a_block_heals_it_from_the_secondary():
@@ -262,7 +244,7 @@ def test_degraded_refuse_waits_for_the_secondary_then_fails():
     assert "degraded=refuse" in p.status()["promise"]
     pair.disconnect()
     vol = pair.volume()
-    assert _raises_oserror(lambda: vol.writeblocks(3, block(3, 1)))
+    assert raises_oserror(lambda: vol.writeblocks(3, block(3, 1)))
     assert p.counters["degraded_refused"] == 1
     token = p.last_token()
     assert not p.durable(token)

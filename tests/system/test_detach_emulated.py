@@ -4,7 +4,7 @@ from the secondary; the card answers again (inject card-back), `attach` copies w
 lacks from the secondary and the cards are identical."""
 import pytest
 
-from emupair import NEEDS_VM, EmuPair, block_hex
+from emupair import NEEDS_VM, block_hex, synced_eth_pair
 from sdmirror.console_client import Board, synced
 
 pytestmark = NEEDS_VM
@@ -14,13 +14,7 @@ SETTINGS = {"dead_ms": 1500, "keepalive_ms": 500, "hello_ms": 200}
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    pair = EmuPair(tmp_path_factory.mktemp("emu"), mode="eth", image_size="4M",
-                   settings=SETTINGS)
-    try:
-        pair.wait_synced(60)
-        yield pair
-    finally:
-        pair.close()
+    yield from synced_eth_pair(tmp_path_factory, SETTINGS)
 
 
 def test_a_dead_card_is_detached_served_from_the_secondary_then_attached(pair, run_cli):

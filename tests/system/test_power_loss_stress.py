@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from emupair import EmuPair
+from emupair import synced_eth_pair
 from sdmirror.console_client import ConsoleError
 
 pytestmark = pytest.mark.system
@@ -54,13 +54,7 @@ def writer(pair, model, rng, count, stop):
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    pair = EmuPair(tmp_path_factory.mktemp("stress"), mode="eth", image_size="4M",
-                   settings=SETTINGS)
-    try:
-        pair.wait_synced(120)
-        yield pair
-    finally:
-        pair.close()
+    yield from synced_eth_pair(tmp_path_factory, SETTINGS, name="stress", timeout=120)
 
 
 def test_power_loss_at_random_moments(pair):

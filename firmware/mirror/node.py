@@ -305,6 +305,7 @@ class Node:
             self.peer = self._parse_info(info)
             self.vblocks = min(self.nblocks, self.peer["nblocks"])
         except ValueError as e:
+            self.peer = None  # not the last session's: nothing is known of this one
             self._refuse("bad handshake from peer: %s" % e)
             return
         self._event("link", "up")

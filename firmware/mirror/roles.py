@@ -52,7 +52,8 @@ def split_problem(node):
 def promote_problem(node):
     if node.role != "secondary":
         return "this board is already the primary"
-    if node.paired or node.link_state() == "up" and not node.split:
+    if node.paired or node.link_state() == "up" and not node.split and \
+            not _peer_secondary(node):
         return "the primary is still connected: promote only when it is gone " \
                "(stop it or cut the link first)"
     if not node.ready:
@@ -61,6 +62,15 @@ def promote_problem(node):
         return "this card holds no complete copy (a resync never finished): promoting " \
                "it would serve a mixture of old and new blocks"
     return None
+
+
+def _peer_secondary(node):
+    """Connected and refused as two secondaries (say, an old primary demoted while the
+    promotion that had refused it was undone by a power loss, failover seed 863): no
+    primary is connected, and nothing but a promotion makes one of them the primary."""
+    peer = node.peer
+    return node.refusal is not None and peer is not None and \
+        peer["role"] == 2  # ROLE_CODE["secondary"] (node.py)
 
 
 def promoted_meta(node):

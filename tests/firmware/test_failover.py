@@ -204,6 +204,34 @@ def test_wrong_uses_are_refused_and_change_nothing():
     assert (p.meta.seq, s.meta.seq) == seqs
 
 
+def test_two_connected_secondaries_can_have_one_promoted():
+    # the old primary demoted (refused by a promotion) while that promotion was undone by a
+    # power loss: two secondaries on a working link refused each other, and promote said
+    # "the primary is still connected" for ever (failover seed 863)
+    pair = synced_pair(nblocks=256)
+    pair.disconnect()
+    roles.demoted_meta(pair.primary)
+    pair.p.switch("secondary", pair.now, False)
+    pair.connect()
+    old, s = pair.p.node, pair.s.node
+    pair.run(5000, until=lambda: old.refusal is not None and s.refusal is not None)
+    assert "both boards are configured as secondary" in s.refusal
+    assert roles.promote_problem(s) is None
+    roles.promoted_meta(s)
+    new = pair.s.switch("primary", pair.now, True)
+    pair.run(50000, until=lambda: new.paired and not new.busy() and
+             old.paired and old.meta.gen == new.meta.gen)
+    assert new.paired and old.meta.gen == new.meta.gen and pair.coherent()
+
+
+def test_a_peer_whose_hello_is_bad_is_not_taken_for_the_last_sessions_peer():
+    pair = synced_pair(nblocks=256)
+    s = pair.secondary
+    assert s.peer is not None
+    s.on_established(b"\x01")  # too short
+    assert s.peer is None and "bad handshake" in s.refusal
+
+
 def test_a_secondary_that_never_finished_a_resync_is_not_promoted():
     pair = Pair(nblocks=64)
     assert "no complete copy" in roles.promote_problem(pair.secondary)

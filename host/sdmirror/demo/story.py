@@ -250,9 +250,18 @@ class Demo:
             ph.events.append("mismatch at block(s) %s" % runs_text(mism))
         return evs
 
+    def silence_s(self):
+        """How long a side may wait before it declares a silent peer gone (session.py): an
+        idle one keepalive_ms + dead_ms, the firmware's defaults unless this run sets them."""
+        from sdmirror import fwpath
+        fwpath.install()
+        from mirror.config import Config
+        cfg = Config(**self.settings)
+        return (cfg.keepalive_ms + cfg.dead_ms) / 1000.0
+
     def wire_down_and_notice(self):
         self.emu.link("down", "blackhole")
-        dead = self.settings.get("dead_ms", 8000) / 1000.0
+        dead = self.silence_s()
         self.wait_for("silence > %.0f s" % dead,
                       lambda st: st.get("link") != "paired", dead + 20)
 

@@ -85,7 +85,7 @@ def phase5(demo):
     demo.say("  Now the primary's board dies (its link goes silent).")
     old_gen = demo._status(demo.p)["generation"]
     demo.emu.link("down", "blackhole")
-    dead = demo.settings.get("dead_ms", 8000) / 1000.0
+    dead = demo.silence_s()  # the secondary is idle: keepalive_ms + dead_ms
     _wait_board(demo, demo.s, lambda st: st.get("link") != "paired", dead + 20,
                 "the secondary to notice")
     s_url = demo.s.url

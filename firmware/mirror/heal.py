@@ -11,15 +11,17 @@
 # The application's read is only served from the secondary while the secondary is known
 # to hold the block's latest acknowledged contents (Primary.can_fetch: paired, the region
 # clean, no full scan owed); else the read is an error. A block the secondary cannot read
-# either is an error: never invented data (in the background, after repeated tries, the
-# block is declared lost and zeros go on both cards, so that scans can finish).
+# either is an error: never invented data.
 # A background read that fails where the secondary's copy may be older (a dirty region, a
-# full scan owed) cannot be healed: our card lost the only copy of the newest data. As md
-# records a bad block on both legs, the block is then declared lost: the secondary's copy
-# is written over it (so both cards agree and scans can finish) and the application's
-# reads of it fail (EIO) until it writes the block again (Primary.lost, in RAM). Being
-# destructive, that waits until the block has failed _LOST_TRIES reads _RETRY_MS apart:
-# a bad sector fails every time, a passing fault (a CRC burst, a slow card) does not.
+# full scan owed) cannot be healed: our card holds the only copy of the newest data. After
+# _LOST_TRIES failed reads _RETRY_MS apart (or when the secondary cannot read the block
+# either), the block is declared lost, as md records a bad block: the application's reads
+# of it fail (EIO) until it writes the block again, and scans and copies take its bytes as
+# zeros without reading it (Node._read_around_lost), so they finish. Nothing is written
+# over it: a fault that passes (a CRC burst on the wires, a slow card) can fail the same
+# block three times while a scan retries it, and the card may still hold the data. So a
+# lost block is read again every _RECHECK_MS; once it reads, it is recovered
+# (Primary.recovered): no longer lost, its region dirty, the resync copies it over.
 # The secondary reads in stream order: writes forwarded before the request are on its card
 # first (storage requests complete in order), so the answer is the newest data.
 #
@@ -38,8 +40,10 @@ FAILED = const(3)
 _QUEUE = const(16)  # blocks waiting to be healed in the background
 _LOST_TRIES = const(3)
 _RETRY_MS = const(2000)
+_RECHECK_MS = const(10000)
 _PROBE = const(1)
 _REWRITE = const(2)
+RECHECK = const(3)  # a read of a lost block: its failure says nothing new of the card
 _H_FREE = const(0)
 _H_PROBING = const(1)
 _H_FETCHING = const(2)
@@ -61,9 +65,11 @@ class PeerReads:
         self._hbuf = bytearray(512)
         self._hmv = memoryview(self._hbuf)
         self._hstep = _H_FREE
-        self._stale = False
         self._fails = 0  # failed reads of the first queued block, when it cannot be healed
         self._retry_at = 0
+        self._recheck_at = 0
+        self._recheck = 0  # which lost block is read again next
+        self._rechecking = -1  # the lost block being read again
 
     # -- one request ----------------------------------------------------------------------
     def start(self, block, buf, owner=1):
@@ -84,6 +90,7 @@ class PeerReads:
         """The clock moved back by d ms (Node.rebase)."""
         if self._retry_at:
             self._retry_at = max(self._retry_at - d, 0)
+        self._recheck_at = max(self._recheck_at - d, 0)
 
     def done(self):
         return self.state != WAIT
@@ -145,7 +152,10 @@ class PeerReads:
     def step(self):
         """Move the first queued heal on, if it can move (called after every event)."""
         node = self.node
-        if not self.queue or self._hstep != _H_FREE or self.state != IDLE:
+        if self._hstep != _H_FREE or self.state != IDLE:
+            return
+        if not self.queue:
+            self._read_lost_again()
             return
         if not node.paired or node.now < self._retry_at:
             return
@@ -154,8 +164,44 @@ class PeerReads:
         node._io.append((IO_OWNED, self, _PROBE))
         node.emit(A_READ, b, self._hmv)
 
+    def deadline(self):
+        """When step() has work at a time of its own (a retry, a lost block's next read),
+        or None."""
+        if self._hstep != _H_FREE or self.state != IDLE:
+            return None
+        node = self.node
+        t = self._retry_at if self.queue and node.paired else \
+            self._recheck_at if node.lost and not self.queue else 0
+        return t if t > node.now else None
+
+    def _read_lost_again(self):
+        node = self.node
+        lost = node.lost
+        if not lost or node.now < self._recheck_at:
+            return
+        self._recheck = (self._recheck + 1) % len(lost)
+        self._rechecking = lost[self._recheck]
+        self._hstep = _H_PROBING
+        node._io.append((IO_OWNED, self, RECHECK))
+        node.emit(A_READ, self._rechecking, self._hmv)
+
+    def _read_again(self, ok):
+        node = self.node
+        self._hstep = _H_FREE
+        b = self._rechecking
+        if not ok:
+            self._recheck_at = node.now + _RECHECK_MS
+        elif b in node.lost and node.admit(b, 1, node.now):
+            node.recovered(b)  # admitted: its region is in the activity log (if kept)
+            self._recheck_at = node.now  # the next one, if any, at once
+        # else: written meanwhile (no longer lost), or the log is being written: read
+        # again once that is done (step() runs after every event)
+
     def io_done(self, ok, what):
         node = self.node
+        if what == RECHECK:
+            self._read_again(ok)
+            return
         if not self.queue:  # dropped meanwhile: the card was detached (detach.py)
             self._hstep = _H_FREE
             return
@@ -167,21 +213,29 @@ class PeerReads:
             if not node.paired:
                 self._hstep = _H_FREE  # try again when paired
                 return
-            self._stale = not node.can_fetch(b, 1)
-            if self._stale and self._fails < _LOST_TRIES - 1:
-                self._fails += 1  # not yet: is it a bad sector or a passing fault?
-                self._retry_at = node.now + _RETRY_MS
-                self._hstep = _H_FREE
+            if not node.can_fetch(b, 1):  # the secondary's copy may be older
+                if self._fails < _LOST_TRIES - 1:
+                    self._fails += 1  # not yet: is it a bad sector or a passing fault?
+                    self._retry_at = node.now + _RETRY_MS
+                    self._hstep = _H_FREE
+                    return
+                self._lose(b)
                 return
             self._hstep = _H_FETCHING
             self.start(b, self._hmv, 2)
         else:
-            if ok and self._stale:
-                node.declare_lost(b)
-            elif ok:
+            if ok:
                 node.counters["healed_blocks"] += 1
                 node._event("healed", b)
             self._finish()
+
+    def _lose(self, b):
+        node = self.node
+        node.declare_lost(b)
+        if node.detached is not None:
+            return  # too many: the card was detached, the heals dropped (drop_heals)
+        self._recheck_at = node.now + _RECHECK_MS
+        self._finish()
 
     def _heal_answer(self):
         node = self.node
@@ -194,17 +248,10 @@ class PeerReads:
                 self._retry_at = node.now + _RETRY_MS
                 self._hstep = _H_FREE
                 return
-            # Unreadable on both cards: the data is gone. Zeros go on our card so that
-            # scans can read it and both cards agree again (the comparison copies them to
-            # the secondary); the application's reads of it fail (Primary.lost).
+            # unreadable on both cards: lost, until one of its reads succeeds again
             node.counters["unreadable_both"] += 1
             node._event("unreadable_both", b)
-            for i in range(512):
-                self._hbuf[i] = 0
-            self._stale = True
-            self._hstep = _H_WRITING
-            node._io.append((IO_OWNED, self, _REWRITE))
-            node.emit(A_WRITE, b, self._hmv)
+            self._lose(b)
         elif node.log.touched_since(self._since, b):
             self._finish()  # the application wrote it meanwhile: it is fresh, and readable
         else:

@@ -45,6 +45,7 @@ _IO_META_READ = const(3)
 IO_OWNED = const(4)  # (IO_OWNED, owner, what): owner.io_done(ok, what) (heal.py)
 _FG_RECENT_MS = const(1000)  # foreground seen this recently: background reads shrink
 _META_TRIES = const(4)  # extra reads of the metadata block when one fails at boot
+_ZEROS = bytes(512)  # what scans and copies see of a block our card lost (_read_around_lost)
 
 _J_RUN = const(0)
 _J_IO = const(1)
@@ -118,6 +119,7 @@ class Node:
         self._job_gen = 0
         self._job_io = (_IO_JOB, 0, 0)  # the record of a job's read in the storage queue
         self._job_req = (0, 0)  # (block, count) of the job's read in flight
+        self._sub = 0  # the next block of a read around lost blocks (_read_around_lost)
         self._obuf = bytearray(cfg.max_payload)
         self._dig = bytearray(cfg.chunk_blocks * self.dsize)
         # full scans: group digests in RAM, then a root digest over them
@@ -193,7 +195,10 @@ class Node:
             self._event("io_error", kind)
         if kind == _IO_JOB:
             if a == self._job_gen and self._job is not None:
-                if ok:
+                if ok and b:
+                    self._sub += 1  # one block of a read around lost blocks
+                    self._read_sub()
+                elif ok:
                     self._jstate = _J_RUN
                     self._jval = ok
                 elif self.role == "secondary":
@@ -207,7 +212,10 @@ class Node:
                     self._jstate = _J_RUN
                     self._jval = True
                 else:
-                    self._bg_read_failed(self._job_req[0], self._job_req[1])
+                    first, count = self._job_req
+                    if b:
+                        first, count = first + self._sub, 1
+                    self._bg_read_failed(first, count)
                     # The read buffer still holds older bytes: a digest or a block copied
                     # from it would be wrong. Start the session over, as on a failed write:
                     # unconfirmed work goes back to dirty and is redone after reconnecting.
@@ -275,10 +283,40 @@ class Node:
             block, count = req
             self._jstate = _J_IO
             self._job_req = req
+            if self.meta.lost and self._read_around_lost(block, count):
+                return True
             self._io.append(self._job_io)
             self.emit(A_READ, block, self._rchunk if count == self._chunk else
                       self._rmv[:count * 512])
         return True
+
+    def _read_around_lost(self, block, count):
+        """A job's read that covers a block our card lost (Primary.lost, heal.py): the
+        other blocks are read one at a time, and a lost block reads as zeros without asking
+        the card. Scans and copies then finish (the secondary is given zeros for it), and
+        our card keeps whatever it still holds: a block that reads again is recovered
+        (heal.py). False if the read covers no lost block."""
+        for b in self.meta.lost:
+            if block <= b < block + count:
+                self._sub = 0
+                self._read_sub()
+                return True
+        return False
+
+    def _read_sub(self):
+        block, count = self._job_req
+        lost = self.meta.lost
+        i = self._sub
+        while i < count and block + i in lost:
+            self._rmv[i * 512:(i + 1) * 512] = _ZEROS
+            i += 1
+        self._sub = i
+        if i == count:
+            self._jstate = _J_RUN
+            self._jval = True
+            return
+        self._io.append((_IO_JOB, self._job_gen, 1))
+        self.emit(A_READ, block + i, self._rmv[i * 512:(i + 1) * 512])
 
     def busy(self):
         """True while background work is queued or running."""

@@ -20,9 +20,9 @@ from micropython import const
 from mirror import actlog
 from mirror import proto as P
 from mirror.bitmap import DirtyBitmap
-from mirror.heal import PeerReads
+from mirror.heal import RECHECK, PeerReads
 from mirror.meta import LOST_MAX, PEER_SYNCED, SETTLE_HINT, TOOK_OVER, relation
-from mirror.node import INFO_BITMAP, INFO_CONSISTENT, INFO_UNCONF, Node
+from mirror.node import INFO_BITMAP, INFO_CONSISTENT, INFO_UNCONF, IO_OWNED, Node
 from mirror.tree import FANOUT, MAX_REGION_SPAN, span_for
 
 _W_HDR = 8  # wid u32, block u32
@@ -84,7 +84,8 @@ class Primary(Node):
         self.counters.update({"writes_forwarded": 0, "writes_degraded": 0, "pull_ahead": 0,
                               "resyncs": 0, "degraded_acks": 0, "healed_reads": 0,
                               "healed_blocks": 0, "unreadable_both": 0, "degraded_refused": 0,
-                              "lost_blocks": 0, "actlog_records": 0, "card_failures": 0,
+                              "lost_blocks": 0, "recovered_blocks": 0, "actlog_records": 0,
+                              "card_failures": 0,
                               "detached_reads": 0, "detached_writes": 0, "copied_back": 0,
                               "unlogged_writes": 0, "log_scans": 0})
         self.reads = PeerReads(self)  # blocks our card cannot read, from the secondary's
@@ -255,14 +256,32 @@ class Primary(Node):
         return self.meta.lost
 
     def declare_lost(self, block):
-        if block not in self.lost and len(self.lost) < LOST_MAX:
-            self.lost.append(block)
-            self._write_meta()
+        """Our card cannot read `block` and no other copy is known to be current (heal.py):
+        reads of it fail until it is written or reads again. More than LOST_MAX such
+        blocks: the card is failing, and is detached (detach.py)."""
+        if block in self.lost:
+            return
+        if len(self.lost) >= LOST_MAX:
+            self.detach("more than %d blocks unreadable" % LOST_MAX)
+            return
+        self.lost.append(block)
+        self._write_meta()
         if self._lost_upto:
             self._lost_dead = True
         self.counters["lost_blocks"] += 1
-        # unreadable here, and the secondary's copy may be older: reads fail until written
         self._event("lost", block)
+
+    def recovered(self, block):
+        """A lost block reads again (heal.py), its region admitted to the activity log:
+        our card's copy is its newest data once more. Its region goes dirty, so the resync
+        copies it over the zeros the secondary was given."""
+        self.lost.remove(block)
+        self._write_meta()
+        self._forwarded(block, 1)  # the admission is used up
+        self.bitmap.mark(block, 1)
+        self._note_extent(block, 1)
+        self.counters["recovered_blocks"] += 1
+        self._event("recovered", block)
 
     def is_lost(self, block, n):
         for b in self.lost:
@@ -283,8 +302,10 @@ class Primary(Node):
 
     # -- a card that has failed (detach.py) ----------------------------------------------
     def io_done(self, ok, now):
+        kind, owner, what = self._io[0]
         Node.io_done(self, ok, now)
-        self.card_result(ok)
+        if kind != IO_OWNED or owner is not self.reads or what != RECHECK:
+            self.card_result(ok)  # (a lost block that still fails tells nothing new)
 
     def card_result(self, ok):
         """A request to our card (ours or the application's) completed or failed: after
@@ -758,6 +779,9 @@ class Primary(Node):
         t = Node.next_deadline(self)
         if self._next_scan is not None and self.paired:
             t = self._next_scan if t is None else min(t, self._next_scan)
+        h = self.reads.deadline()
+        if h is not None:
+            t = h if t is None else min(t, h)
         return t
 
     def _next_work(self):

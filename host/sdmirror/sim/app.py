@@ -110,7 +110,9 @@ class App:
     def _read_done(self, life, block, buf):
         def done(ok):
             if life == self._life:
-                if ok:
+                if self.board.node.is_lost(block, len(buf) // BLOCK):
+                    self.counts["errors"] += 1  # MirroredVolume.readblocks: EIO
+                elif ok:
                     self._check_read(block, buf)
                 self.board.app_io()
                 self._next()

@@ -28,6 +28,7 @@ class Board:
         self.cfg = cfg
         self.card = card
         self.link = None  # set by Link
+        self.pipe = None  # the Link's wire from this board (set by Link)
         self.node = None
         self.policy = IdlePolicy()
         self.listeners = []
@@ -178,17 +179,23 @@ class Board:
         node = self.node
         steps = 0
         blind = 0
+        emits, txn = self._emits, len(node.tx_view())
         while True:
-            before = (self._emits, len(node.tx_view()))
             if not node.idle(now):
                 break
             steps += 1
             # idle() also says True while a job waits for room to send (a board's poll
             # loop just spins then); with nothing visible coming out for a while, wait for
-            # the next event instead of spinning at one instant of virtual time
-            blind = blind + 1 if (self._emits, len(node.tx_view())) == before else 0
-            if blind >= _BLIND_STEPS:
-                break
+            # the next event instead of spinning at one instant of virtual time. (What a
+            # step left is what the next one starts from: tx_view() is read once a step.)
+            e, n = self._emits, len(node.tx_view())
+            if e == emits and n == txn:
+                blind += 1
+                if blind >= _BLIND_STEPS:
+                    break
+            else:
+                blind = 0
+                emits, txn = e, n
             if steps > _MAX_IDLE_STEPS:
                 self.world.violation("spin", "%s: idle() never waits" % self.name)
                 break
@@ -200,9 +207,9 @@ class Board:
         node = self.node
         if node is None:
             return
-        self.link.kick(self)
-        self._schedule_tick()
-        if idle:
+        self.pipe.kick()
+        self._schedule_tick(node)
+        if idle and not self._idle_pending:
             self._schedule_idle()
         if self._in_after:
             return  # an event a listener caused (app_write): listeners already know
@@ -213,8 +220,8 @@ class Board:
         finally:
             self._in_after = False
 
-    def _schedule_tick(self):
-        d = self.node.next_deadline()
+    def _schedule_tick(self, node):
+        d = node.next_deadline()
         if d is None:
             return
         if d <= self._last_tick:

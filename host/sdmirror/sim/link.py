@@ -33,12 +33,15 @@ class Pipe:
         node = self.src.node
         if node is None:
             return
-        data = bytes(node.tx_view())
-        if not data:
+        mv = node.tx_view()
+        if not len(mv):
             return
+        data = bytes(mv)
+        del mv  # (a view held over tx_done() would pin a resizable buffer)
         z = data.find(b"\x00")
-        n = len(data) if z < 0 else z + 1
-        data = data[:n]
+        if z >= 0 and z + 1 < len(data):
+            data = data[:z + 1]
+        n = len(data)
         node.tx_done(n)
         self.bytes_sent += n
         self.frames_sent += data.count(b"\x00")
@@ -120,6 +123,8 @@ class Link:
         self.boards = (a, b)
         a.link = self
         b.link = self
+        a.pipe = self.ab
+        b.pipe = self.ba
 
     @property
     def bytes_sent(self):

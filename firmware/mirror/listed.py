@@ -23,6 +23,7 @@ class ListedWrites:
         self.n = 0
         self._sorted = 0  # runs [0, _sorted) are in block order
         self.ok = capacity > 0
+        self._out = [0, 0]  # the run walk() yields: one list, reused (no tuple per run)
 
     def reset(self):
         """Nothing is dirty: the list starts afresh (and may be used again)."""
@@ -109,8 +110,11 @@ class ListedWrites:
     def walk(self, bm, pending, ep, budget):
         """The runs of the first dirty regions of bitmap `bm`, in block order, up to `budget`
         bytes of blocks: each region is taken whole (all its runs) from `bm` into `pending`
-        and into epoch `ep`'s [first, last], as a compared region is (primary.py)."""
+        and into epoch `ep`'s [first, last], as a compared region is (primary.py). Each run
+        is yielded as the same list [block, count], rewritten for the next run: a consumer
+        unpacks it at once (Primary._push), so a walk allocates nothing per run."""
         self.sort()
+        out = self._out
         s, cnt = self._start, self._count
         rb = self._rb
         i = self.find(bm.next_dirty(0) * rb)
@@ -138,11 +142,15 @@ class ListedWrites:
                 for j in range(n, self.n):
                     if s[j] // rb == r:
                         budget -= cnt[j] * 512
-                        yield (s[j], cnt[j])
+                        out[0] = s[j]
+                        out[1] = cnt[j]
+                        yield out
             if b < end:  # the same blocks written again: send them once
                 c -= end - b
                 b = end
             if c > 0:
                 budget -= c * 512
                 end = b + c
-                yield (b, c)
+                out[0] = b
+                out[1] = c
+                yield out

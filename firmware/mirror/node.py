@@ -97,6 +97,8 @@ class Node:
         self._chunk = cfg.chunk_blocks
         self.fg_time = None  # last foreground write (application, or mirrored from it)
         self._rchunk = self._rmv[:cfg.chunk_blocks * 512]  # the usual read: no slice each time
+        self._rone = self._rmv[:512]  # a one-block read (a scan beside a writer, a resync's
+        # scattered blocks): a slice each time would allocate a view per block
         self._meta_buf = bytearray(512)
         self._meta_buf2 = bytearray(512)  # the second slot, read at boot
         self._meta_reads = []  # (ok, buffer) of each slot, as the boot reads complete
@@ -286,9 +288,18 @@ class Node:
             if self.meta.lost and self._read_around_lost(block, count):
                 return True
             self._io.append(self._job_io)
-            self.emit(A_READ, block, self._rchunk if count == self._chunk else
-                      self._rmv[:count * 512])
+            self.emit(A_READ, block, self._rview(count))
         return True
+
+    def _rview(self, count):
+        """The read buffer's first `count` blocks: a view kept for one block and for a
+        chunk (the reads of every block and of every chunk allocate nothing), else a slice
+        (a run's shorter tail: once per run)."""
+        if count == 1:
+            return self._rone
+        if count == self._chunk:
+            return self._rchunk
+        return self._rmv[:count * 512]
 
     def _read_around_lost(self, block, count):
         """A job's read that covers a block our card lost (Primary.lost, heal.py): the

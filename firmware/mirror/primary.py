@@ -14,6 +14,7 @@
 #   when the log is intact; the full scan otherwise.
 # Work is issued in epochs; a region stays `pending` until its epoch is confirmed, and goes
 # back to dirty if the link drops first.
+import array
 import struct
 from micropython import const
 
@@ -71,8 +72,15 @@ class Primary(Node):
         self.acked_wid = 0
         self._inflight = []  # [wid, block, count, tag]: sent, not yet durable on the peer
         self._inflight_max = 2 * cfg.window
-        # blocks read into the T_DATA frame being built: (block, count, offset in _obuf)
-        self._unsent = []
+        # blocks read into the T_DATA frame being built: entry i is blocks [_ub[i], +_uc[i])
+        # at _up[i] in _obuf; preallocated (one entry per block at most), so that pushing a
+        # resync's scattered blocks allocates nothing per block
+        fb = cfg.frame_blocks
+        self._ub = array.array("I", bytes(4 * fb))
+        self._uc = array.array("H", bytes(2 * fb))
+        self._up = array.array("H", bytes(2 * fb))  # offsets < max_payload (< 2^16)
+        self._un = 0
+        self._rq = [0, 0]  # the (block, count) a push's read asks for: one list, reused
         self._stale = False  # an application write overtook them: read them again
         self._tag = 0
         self._epochs = {}  # tag -> {"kind", "first", "last", "issued", "done", "flat"}
@@ -465,7 +473,7 @@ class Primary(Node):
                 self.listed.add(w[1], w[2])  # a write's blocks (a resync frame's: none)
         waiting = len(self._inflight)
         self._inflight = []
-        self._unsent = []
+        self._un = 0
         self._stale = False
         self.reads.lost()
         if det is not None:
@@ -548,8 +556,9 @@ class Primary(Node):
             self.log.add(block, n)
             return self.acked_wid
         self.log.add(block, n)
-        for ub, uc, _ in self._unsent:
-            if ub < block + n and block < ub + uc:
+        ub, uc = self._ub, self._uc
+        for i in range(self._un):
+            if ub[i] < block + n and block < ub[i] + uc[i]:
                 # A resync frame read these blocks before this write and would go out after
                 # it, putting the older data back on the secondary: refresh it first.
                 self._stale = True
@@ -710,10 +719,14 @@ class Primary(Node):
     # -- copying blocks to the secondary -------------------------------------------------
     def _push(self, tag, flags, runs):
         """Job helper: send the blocks of `runs` ((block, count) pairs) in T_DATA frames.
-        Pushes of our own (not answers to T_BREQ) count as work of epoch `tag`."""
+        Pushes of our own (not answers to T_BREQ) count as work of epoch `tag`. Nothing is
+        allocated per block: the read request is one list, the entries preallocated arrays,
+        the copy's source a kept view (Node._rview) for one block."""
         o = self._obuf
         fb = self.cfg.frame_blocks
         counted = not flags & P.F_REPLY
+        rq = self._rq
+        self._un = 0  # a frame of its own (a dropped job's entries are no longer unsent)
         pos = P.DATA_HDR
         nblk = 0
         for block, count in runs:
@@ -725,11 +738,17 @@ class Primary(Node):
                     pos = P.DATA_HDR
                     nblk = 0
                 c = min(end - b, fb - nblk, self._bg_chunk())
-                self._unsent.append((b, c, pos + P.ENTRY))
-                yield (b, c)
+                i = self._un
+                self._ub[i] = b
+                self._uc[i] = c
+                self._up[i] = pos + P.ENTRY
+                self._un = i + 1
+                rq[0] = b
+                rq[1] = c
+                yield rq
                 struct.pack_into("<IH", o, pos, b, c)
                 pos += P.ENTRY
-                o[pos:pos + c * 512] = self._rmv[:c * 512]
+                o[pos:pos + c * 512] = self._rview(c)
                 pos += c * 512
                 nblk += c
                 b += c
@@ -737,20 +756,25 @@ class Primary(Node):
             yield from self._send_data(tag, flags, pos, nblk, counted)
 
     def _send_data(self, tag, flags, n, nblk, counted):
+        rq = self._rq
         while True:
             while not self._room():
                 yield None
             if not self._stale:
                 break
             self._stale = False
-            for b, c, pos in self._unsent:
-                yield (b, c)
-                self._obuf[pos:pos + c * 512] = self._rmv[:c * 512]
+            for i in range(self._un):
+                c = self._uc[i]
+                rq[0] = self._ub[i]
+                rq[1] = c
+                yield rq
+                pos = self._up[i]
+                self._obuf[pos:pos + c * 512] = self._rview(c)
         wid = self._next_wid
         self._next_wid += 1
         struct.pack_into("<BBI", self._obuf, 0, tag, flags, wid)
         self.session.send(P.T_DATA, memoryview(self._obuf)[:n], self.now)
-        self._unsent = []
+        self._un = 0
         self.counters["blocks_copied"] += nblk
         if counted:
             self._work_add(tag, 1)

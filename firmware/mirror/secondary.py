@@ -12,6 +12,8 @@ from mirror.meta import CONSISTENT, TOOK_OVER, ZERO, relation
 from mirror.node import IO_WRITE, A_WRITE, INFO_CONSISTENT, INFO_UNCONF, Node
 
 
+_PLAIN_WRITE = (IO_WRITE, 0, -1)  # the storage record of a write with no wid and no account
+
 
 class Secondary(Node):
     def __init__(self, cfg, card_blocks, emit, entropy):
@@ -96,7 +98,7 @@ class Secondary(Node):
         io = self._io
         for i in range(len(io)):
             if io[i][0] == IO_WRITE:
-                io[i] = (IO_WRITE, 0, -1)
+                io[i] = _PLAIN_WRITE
         self.applied_wid = 0
         self._wack_due = False
         self._unconfirmed = 0
@@ -189,7 +191,8 @@ class Secondary(Node):
             # (issue 9: 1.34x ideal at k = 10,000).
             self.log.add(block, n)
         self._writes_issued += 1
-        self._io.append((IO_WRITE, wid, account))
+        # a resync frame's entries but its last (no wid, nothing to account) share one record
+        self._io.append(_PLAIN_WRITE if not wid and account < 0 else (IO_WRITE, wid, account))
         self.emit(A_WRITE, block, data)
         return True
 
@@ -208,7 +211,10 @@ class Secondary(Node):
         tag, flags, wid = struct.unpack_from("<BBI", p, 0)
         pos = P.DATA_HDR
         while pos + P.ENTRY <= len(p):
-            block, count = struct.unpack_from("<IH", p, pos)
+            # the entry's (block u32, count u16) read byte by byte: unpack_from makes a
+            # tuple per entry (a block a time in a resync of scattered writes)
+            block = p[pos] | p[pos + 1] << 8 | p[pos + 2] << 16 | p[pos + 3] << 24
+            count = p[pos + 4] | p[pos + 5] << 8
             pos += P.ENTRY
             end = pos + count * 512
             last = end + P.ENTRY > len(p)
@@ -231,8 +237,16 @@ class Secondary(Node):
             self._unconfirmed += 1
         if account >= 0:
             self._work_sub(account >> 16, account & 0xFFFF)
-        for tag in list(self._barriers):
-            self._epoch_check(tag)
+        # each barrier whose writes are now all done closes its epoch; _epoch_check drops
+        # it from the dict, so look again after each (no list of the tags per write)
+        again = True
+        while again:
+            again = False
+            for tag in self._barriers:
+                if self._epoch_ready(tag):
+                    self._epoch_check(tag)
+                    again = True
+                    break
 
     def _writes_queued(self):
         for entry in self._io:
@@ -277,9 +291,13 @@ class Secondary(Node):
         self._flush_control()
 
     # -- epochs and repairs -----------------------------------------------------------
-    def _epoch_check(self, tag):
+    def _epoch_ready(self, tag):
         issued = self._barriers.get(tag)
-        if issued is None or self._writes_done < issued or self._work.get(tag, 0) > 0:
+        return issued is not None and self._writes_done >= issued and \
+            self._work.get(tag, 0) <= 0
+
+    def _epoch_check(self, tag):
+        if not self._epoch_ready(tag):
             return
         del self._barriers[tag]
         self._work.pop(tag, None)

@@ -38,6 +38,10 @@ _DEFAULTS = {
     "whole_run": 0,            # dirty regions in a row sent whole unexamined; 0 = only
                                # regions that consecutive writes covered completely
     "scan_period_ms": 0,       # periodic scan interval; 0 = off
+    "scan_rate": 20,           # blocks per second a periodic scan reads on each side (sched.py
+                               # ScanPace: 0.6 % of an SD card's time at 0.3 ms a read, so a
+                               # write seldom waits behind one: issue 9's p99 goal); 0 =
+                               # unpaced. A resync is never paced. 32 GiB then takes 39 days
     "scan_mode": "tree",       # full scans: "tree" (hash tree) or "flat" (a CRC per block)
     "link_rate": 0,            # bytes/s of the link when known (UART: baud / 10); 0 = fast
     "framing": "cobs",         # frame delimiting: "cobs" (UART) or "length" (TCP stream)
@@ -72,6 +76,7 @@ _RANGES = {
     "listed_max": (0, 8192),
     "whole_run": (0, 64),         # runs are taken 64 regions at most (primary.py)
     "scan_period_ms": (0, 1 << 29),
+    "scan_rate": (0, 100000),     # blocks/s; ScanPace's carry stays below it (a small int)
     "link_rate": (0, 1 << 26),
     "rto_init_ms": (1, _T),
     "rto_min_ms": (1, _T),

@@ -28,6 +28,7 @@ from mirror import proto as P
 from mirror import meta as metadata
 from mirror import msgcheck
 from mirror.meta import Meta
+from mirror.sched import ScanPace
 from mirror.session import Session, UP
 from mirror.tree import FANOUT, MAX_REGION_SPAN, SpanHasher, span_for
 from mirror.writelog import WriteLog
@@ -50,6 +51,7 @@ _ZEROS = bytes(512)  # what scans and copies see of a block our card lost (_read
 _J_RUN = const(0)
 _J_IO = const(1)
 _J_SEND = const(2)
+_J_PACE = const(3)  # a periodic scan's read waits for its turn (ScanPace)
 
 ROLE_CODE = {"primary": 1, "secondary": 2}
 _INFO = "<BBIB8s8sB"  # role, comparer, nblocks, flags, gen, parent, alg name length
@@ -122,6 +124,7 @@ class Node:
         self._job_io = (_IO_JOB, 0, 0)  # the record of a job's read in the storage queue
         self._job_req = (0, 0)  # (block, count) of the job's read in flight
         self._sub = 0  # the next block of a read around lost blocks (_read_around_lost)
+        self.pace = ScanPace(cfg.scan_rate)
         self._obuf = bytearray(cfg.max_payload)
         self._dig = bytearray(cfg.chunk_blocks * self.dsize)
         # full scans: group digests in RAM, then a root digest over them
@@ -146,6 +149,7 @@ class Node:
         self.now = max(self.now - d, 0)
         if self.fg_time is not None:
             self.fg_time = max(self.fg_time - d, 0)
+        self.pace.rebase(d)
         self.session.rebase(d)
 
     def start(self, now):
@@ -181,7 +185,10 @@ class Node:
         self._flush_control()
 
     def next_deadline(self):
-        return self.session.next_deadline()
+        t = self.session.next_deadline()
+        if self._jstate == _J_PACE and self._job is not None:
+            t = self.pace.at if t is None else min(t, self.pace.at)  # a paced read's turn
+        return t
 
     def tx_view(self):
         return self.session.tx_view()
@@ -270,6 +277,11 @@ class Node:
             self._jval = None
         if self._jstate == _J_IO:
             return False
+        if self._jstate == _J_PACE:
+            if self._paced() and not self.pace.due(now):
+                return False  # next_deadline() says when: the runtime sleeps till then
+            self._read(now)
+            return True
         if self._jstate == _J_SEND:
             if not self._room():
                 return False  # still no room to send: nothing to do, say so
@@ -282,14 +294,28 @@ class Node:
         if req is None:
             self._jstate = _J_SEND
         else:
-            block, count = req
-            self._jstate = _J_IO
             self._job_req = req
-            if self.meta.lost and self._read_around_lost(block, count):
+            if self._paced() and not self.pace.due(now):
+                self._jstate = _J_PACE
                 return True
-            self._io.append(self._job_io)
-            self.emit(A_READ, block, self._rview(count))
+            self._read(now)
         return True
+
+    def _read(self, now):
+        """Issue the job's read (self._job_req), counted against the scan's pace."""
+        block, count = self._job_req
+        self._jstate = _J_IO
+        if self._paced():
+            self.pace.took(now, count)
+        if self.meta.lost and self._read_around_lost(block, count):
+            return
+        self._io.append(self._job_io)
+        self.emit(A_READ, block, self._rview(count))
+
+    def _paced(self):
+        """Do background reads now follow cfg.scan_rate? While the pair is coherent: what
+        runs then is a periodic scan; a resync reads at full speed."""
+        return self.pace.rate != 0 and self._coherent()
 
     def _rview(self, count):
         """The read buffer's first `count` blocks: a view kept for one block and for a

@@ -133,7 +133,7 @@ def test_a_refusal_that_is_not_text_is_logged_in_hex():
 
 def test_a_periodic_flat_scan_runs_once_per_period():
     # scan_mode=flat with a periodic scan ran scans back to back (4,506 in 20 s, not 10)
-    pair = synced_pair(256, scan_mode="flat", scan_period_ms=2000)
+    pair = synced_pair(256, scan_mode="flat", scan_period_ms=2000, scan_rate=0)  # unpaced
     first = pair.primary.counters["scans"]
     pair.run(10000)  # 10 s of virtual time: about 5 periods
     n = pair.primary.counters["scans"] - first
@@ -144,7 +144,8 @@ def _a_scan_reports_what_it_repairs(mode, comparer):
     # a silent flip on the primary's card: the periodic scan copies the primary's block
     # over (the primary's card is the truth) and must say so with a `mismatch` event.
     # A flat scan runs as bitmap epochs and said nothing (sim seed 313)
-    pair = synced_pair(256, scan_mode=mode, scan_period_ms=2000, comparer=comparer)
+    pair = synced_pair(256, scan_mode=mode, scan_period_ms=2000, comparer=comparer,
+                       scan_rate=0)  # unpaced (test_scan_pace.py repairs at a pace)
     bad = bytearray(pair.p.card.data[77 * 512:78 * 512])
     bad[100] ^= 0x40
     pair.p.card.writeblocks(77, bad)

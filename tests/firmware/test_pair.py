@@ -198,7 +198,7 @@ def test_primary_can_be_the_comparing_side():
 
 
 def test_periodic_scan_repairs_silent_corruption_on_the_secondary():
-    pair = synced_pair(nblocks=1024, scan_period_ms=2000)
+    pair = synced_pair(nblocks=1024, scan_period_ms=2000, scan_rate=0)  # unpaced: 20 ms a scan
     bad = bytearray(pair.s.card.data[77 * 512:78 * 512])
     bad[100] ^= 0x40
     pair.s.card.writeblocks(77, bad)
@@ -209,7 +209,7 @@ def test_periodic_scan_repairs_silent_corruption_on_the_secondary():
 
 
 def test_scan_only_advances_in_idle_time():
-    pair = synced_pair(nblocks=1024, scan_period_ms=500)
+    pair = synced_pair(nblocks=1024, scan_period_ms=500, scan_rate=0)  # unpaced
     p = pair.primary
     pair.run(5000, until=lambda: p.counters["scans"] == 2 and p.scan["progress"] > 0)
     progress = p.scan["progress"]

@@ -52,9 +52,11 @@ def test_rsync_wire_counts_what_rsync_reports():
 
 
 def test_write_latency_is_measured_with_and_without_scans(small):
-    quiet = resync._p99_latency("async", False, 100, 40.0)
-    busy = resync._p99_latency("async", True, 100, 40.0)
+    quiet, idle_reads = resync._p99_latency("async", False, 100, 40.0)
+    busy, reads = resync._p99_latency("async", True, 100, 40.0)
     assert 0 < quiet and 0 < busy
+    # the scan reads at its pace (cfg.scan_rate 20 blocks/s, both cards), none without it
+    assert idle_reads == 0 and 16 <= reads <= 20, reads
 
 
 @pytest.mark.parametrize("args, says", [

@@ -11,7 +11,7 @@ from sdmirror.demo import fatimg
 
 pytestmark = pytest.mark.system
 
-SETTINGS = {"scan_period_ms": 4000, "dead_ms": 3000, "keepalive_ms": 1000}
+SETTINGS = {"scan_period_ms": 4000, "scan_rate": 0, "dead_ms": 3000, "keepalive_ms": 1000}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.system
 
 ROUNDS = 20
 BLOCKS = list(range(0, 4096, 97))  # a small set, so writes overwrite each other
-SETTINGS = {"mode": "sync", "scan_period_ms": 2500, "dead_ms": 2000, "keepalive_ms": 500}
+SETTINGS = {"mode": "sync", "scan_period_ms": 2500, "scan_rate": 0, "dead_ms": 2000,
+            "keepalive_ms": 500}
 
 
 class Model:

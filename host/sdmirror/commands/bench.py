@@ -53,9 +53,9 @@ def table(res):
         for mode in ("async", "sync"):
             m = per[mode]
             console.print("write p99 with/without the periodic scan, writer every %s ms, %s: "
-                          "%.3f (%s / %s ms, %d writes) (goal <= %.1f)" % (
+                          "%.3f (%s / %s ms, %d writes; scan %s blocks/s) (goal <= %.1f)" % (
                               gap, mode, m["ratio"], m["p99_ms_scanning"], m["p99_ms_no_scan"],
-                              m["writes"], g["scan_p99_ratio"]))
+                              m["writes"], m["scan_blocks_per_s"], g["scan_p99_ratio"]))
     for mode in ("async", "sync"):
         m = res["log_latency"][mode]
         console.print("write p99 with/without the activity log, writer every 40 ms, quiet, %s: "

@@ -73,7 +73,7 @@ def _feed(self, b, end):
         if run < end - b or run > _MAX_READS * c:
             run = min(run - run % c, _MAX_READS * c)  # the read holding a written block
             # is made as usual; a longer run takes more bulks, one after the other
-        if run > c:
+        if run > c and not self._paced():  # a paced read waits its turn: one by one
             until = None
             if c < self._chunk and not self._coherent():
                 # reads grow once the foreground was quiet for a while (Node._bg_chunk)

@@ -46,6 +46,7 @@ ALGS = ("crc32", "md5", "sha1", "sha256", "crc32-mpeg2")
 CHECKS = ("diverged", "lost_acked_writes", "outside_writes", "primary_changed", "unsettled",
           "bad_reads", "lost_at_primary_death", "silent_repair")
 _PROBE_MS = 250
+_DEFAULT_RATE = Config().scan_rate
 
 
 def make_params(rng):
@@ -94,12 +95,30 @@ def explore_params(seed, params):
              "epoch_bytes": x.choice((512, 4096, 65536)), "max_epochs": x.randint(1, 4)}
         params["cfg_s"] = s
     explore_actlog(seed, cfg)
+    explore_pace(seed, cfg)
     explore_large(seed, params)
     # the primary's list of the writes made while its bitmap records (listed.py, off by
     # default): on in half the seeds, often tiny so that it overflows (a source of its own)
     w = random.Random("explore-l-%d" % seed)
     if w.random() < 0.5:
         cfg["listed_max"] = w.choice((1, 3, 16, 1024, 1024))
+
+
+def explore_pace(seed, cfg):
+    """The periodic scan's pace (cfg.scan_rate, sched.py ScanPace): the default in most
+    scenarios, unpaced or a random rate in the others (its own random source)."""
+    x = random.Random("explore-r-%d" % seed)
+    v = x.random()
+    if v < 0.2:
+        cfg["scan_rate"] = 0
+    elif v < 0.4:
+        cfg["scan_rate"] = x.randint(1, 2000)
+
+
+def scan_ms(p):
+    """Virtual ms one periodic scan of the volume takes at its pace (0: unpaced, or none)."""
+    rate = p["cfg"].get("scan_rate", _DEFAULT_RATE)
+    return 1000.0 * p["volume_blocks"] / rate if rate and p["cfg"]["scan_period_ms"] else 0.0
 
 
 def explore_actlog(seed, cfg):
@@ -137,6 +156,9 @@ def explore_large(seed, params):
     params["large"] = {"written": x.randint(1, 200), "run": x.randint(0, 160)}
     cfg = params["cfg"]
     cfg.pop("scan_mode", None)
+    # unpaced: a periodic scan of 8-32 GiB at the default pace takes weeks, and the sparse
+    # card's bulk reads (sim/fastscan.py) are for unpaced scans only
+    cfg["scan_rate"] = 0
     # a bitmap of at most 4 KiB (32,768 regions), as the default's
     cfg["region_blocks"] = x.choice((0, blocks // 32768, blocks // 8192))
     cfg["chunk_blocks"] = x.randint(32, 128)
@@ -349,7 +371,7 @@ class Scenario:
         self.injector.quiesce()
         w.log("sim", "faults over; settling")
         vol_bytes = p["volume_blocks"] * BLOCK
-        limit = p["t_active"] + 120000 + 3 * p["cfg"]["scan_period_ms"] + \
+        limit = p["t_active"] + 120000 + 3 * p["cfg"]["scan_period_ms"] + 3 * scan_ms(p) + \
             4000.0 * vol_bytes / p["link"]["bandwidth"]
         w.at(w.now + _PROBE_MS, self._probe)
         self._done = False

@@ -80,6 +80,7 @@ class ActivityLog:
         self._nwant = 0
         self._want_full = False
         self._refresh = False
+        self._seen = array.array("I", bytes(4 * CAPACITY))  # exceeds()'s scratch
         self.records = 0  # records made durable
 
     def extent_of(self, block):
@@ -120,6 +121,24 @@ class ActivityLog:
             i -= 1
         if i == 0:
             d[0] = e
+
+    def exceeds(self, unconfirmed, limit):
+        """Would the next record name more than `limit` extents of unconfirmed writes: the
+        wanted ones and `unconfirmed` (an iterable, repeats allowed; as for begin_record)?"""
+        if self._want_full:
+            return False  # FULL whatever happens: waiting cannot help
+        s = self._seen
+        n = 0
+        for i in range(self._nwant):
+            s[n] = self._want[i]
+            n += 1
+        for e in unconfirmed:
+            if _find(s, n, e) < 0:
+                if n >= limit or n == CAPACITY:
+                    return True
+                s[n] = e
+                n += 1
+        return n > limit
 
     def want(self, e):
         if self._want_full or _find(self._want, self._nwant, e) >= 0:

@@ -32,6 +32,9 @@ _DEFAULTS = {
                                # a power loss (each logged extent costs a scan's round trip)
     "al_extents": 4,           # extents the log keeps once their writes are confirmed (LRU):
                                # a writer within them (64 MiB) writes no record (1-47)
+    "al_backlog": 12,          # extents that may hold writes the secondary has not confirmed
+                               # before a write into another waits (up to 5 s), rather than
+                               # grow what a power loss costs to compare; 0 = never wait
     "listed_max": 0,           # runs of blocks the primary lists while its bitmap records
                                # (listed.py): 6 bytes each, 1,024 suits 32 GiB; 0 = none,
                                # regions are compared. Off by default: see README *Settings*
@@ -73,6 +76,7 @@ _RANGES = {
     "actlog": (0, 1),
     "al_extent_blocks": (1, 1 << 24),  # a power of two; at least a bitmap region in effect
     "al_extents": (1, 47),        # actlog.CAPACITY: what the metadata block holds
+    "al_backlog": (0, 47),        # likewise (past 47 the log is FULL)
     "listed_max": (0, 8192),
     "whole_run": (0, 64),         # runs are taken 64 regions at most (primary.py)
     "scan_period_ms": (0, 1 << 29),

@@ -27,6 +27,7 @@ from mirror.node import INFO_BITMAP, INFO_CONSISTENT, INFO_UNCONF, IO_OWNED, Nod
 from mirror.tree import FANOUT, MAX_REGION_SPAN, span_for
 
 _W_HDR = 8  # wid u32, block u32
+_LOG_WAIT_MS = const(5000)  # longest a write waits for confirmations (_backlogged)
 _MAX_EXTENTS = const(16)  # runs of consecutive writes followed while the bitmap records
 
 
@@ -56,6 +57,7 @@ class Primary(Node):
         self.actlog = actlog.ActivityLog(max(cfg.al_extent_blocks, self.bitmap.region_blocks),
                                          cfg.al_extents)
         self._admitted = []  # (first, last) extents admitted, their app_write still to come
+        self._log_wait_from = -1  # since when a write waits for confirmations (_backlogged)
         # [first, count] block ranges of the extents a boot's log named, each compared by a
         # scan of its hash tree (a coherent extent costs a root, not a digest per region);
         # their regions stay dirty in the bitmap until their scan starts
@@ -95,7 +97,7 @@ class Primary(Node):
                               "lost_blocks": 0, "recovered_blocks": 0, "actlog_records": 0,
                               "card_failures": 0,
                               "detached_reads": 0, "detached_writes": 0, "copied_back": 0,
-                              "unlogged_writes": 0, "log_scans": 0})
+                              "unlogged_writes": 0, "log_scans": 0, "log_waits": 0})
         self.reads = PeerReads(self)  # blocks our card cannot read, from the secondary's
         # degraded=refuse: writes up to this token may not be on the secondary until a
         # resync has carried them (0: none)
@@ -171,13 +173,34 @@ class Primary(Node):
             return True  # no log kept (a power loss: a full scan), or no card to write
         al = self.actlog
         if al.admit(block, n):
+            self._log_wait_from = -1
             adm = self._admitted
             if len(adm) >= 8:
                 adm.pop(0)  # an application that gave up on a write: forget it
             adm.append((al.extent_of(block), al.extent_of(block + n - 1)))
             return True
-        self._log_write()
+        if not self._backlogged():
+            self._log_write()
         return False
+
+    def _backlogged(self):
+        """Back-pressure, as DRBD's activity log blocks a write when its extents are used
+        up: while paired, a write into an extent the log lacks waits while al_backlog
+        extents already hold writes the secondary has not confirmed (a writer faster than
+        the link, in async mode), so that a power loss costs comparing those, not a full
+        scan. At most _LOG_WAIT_MS: then the write goes on and the log grows (FULL past
+        actlog.CAPACITY). Unpaired, writes never wait: the log records the outage."""
+        lim = self.cfg.al_backlog
+        if not lim or not self.paired or self.actlog.writing:
+            return False
+        unc = self._unconfirmed()
+        if unc is None or not self.actlog.exceeds(unc, lim):
+            self._log_wait_from = -1
+            return False
+        if self._log_wait_from < 0:
+            self._log_wait_from = self.now
+            self.counters["log_waits"] += 1
+        return self.now - self._log_wait_from < _LOG_WAIT_MS
 
     def _log_write(self):
         al = self.actlog
@@ -611,6 +634,8 @@ class Primary(Node):
         if self._next_scan is not None:
             self._next_scan = max(self._next_scan - d, 0)
         self.reads.rebase(d)
+        if self._log_wait_from >= 0:
+            self._log_wait_from = max(self._log_wait_from - d, 0)
 
     def _lose_from_here(self, upto):
         if not self._lost_upto:
@@ -783,7 +808,6 @@ class Primary(Node):
             self._inflight.append([wid, 0, 0, -1])
 
     def _job_serve_blocks(self, req):
-        self._job_tag = req[0]
         runs = []
         pos = 1
         while pos + P.ENTRY <= len(req):
@@ -806,6 +830,9 @@ class Primary(Node):
             t = self._next_scan if t is None else min(t, self._next_scan)
         h = self.reads.deadline()
         if h is not None:
+            t = h if t is None else min(t, h)
+        if self._log_wait_from >= 0 and self._log_wait_from + _LOG_WAIT_MS > self.now:
+            h = self._log_wait_from + _LOG_WAIT_MS  # a waiting write's wait ends
             t = h if t is None else min(t, h)
         return t
 
@@ -845,7 +872,21 @@ class Primary(Node):
                 self._schedule_scan()
             if self._syncing:
                 self._finish_sync()
+            else:
+                self._refresh_full_log()
         return None
+
+    def _refresh_full_log(self):
+        """Nothing left to resync: a log that went FULL while paired (a writer that
+        outran the link past its capacity) names extents again, so that the next power loss
+        does not cost a full scan (after a resync, _finish_sync does the same)."""
+        al = self.actlog
+        if not self.cfg.actlog or not al.dur_full or al.writing:
+            return
+        unc = self._unconfirmed()
+        if unc is not None and not al.exceeds(unc, actlog.CAPACITY):
+            al.refresh()
+            self._log_write()
 
     def _finish_sync(self):
         if not self._send_now(P.T_SYNCED, self.meta.gen):
@@ -911,11 +952,6 @@ class Primary(Node):
     def _is_scan(self, tag):
         ep = self._epochs.get(tag)
         return Node._is_scan(self, tag) or (ep is not None and ep["flat"])
-
-    def _scan_job(self, tag):
-        # and the epochs of a flat scan (bitmap epochs over every region)
-        ep = self._epochs.get(tag)
-        return Node._scan_job(self, tag) or (ep is not None and ep["flat"])
 
     def _in_open_epoch(self, r):
         """A bitmap epoch still open spans region r: it may have taken r again (written
@@ -995,7 +1031,7 @@ class Primary(Node):
         """Take dirty regions (up to epoch_bytes of work) and resync them: regions written
         whole (or runs of whole_run dirty regions, when set) are sent, the others
         compared by descending their hash tree."""
-        tag = self._job_tag = self._new_epoch("bitmap")
+        tag = self._new_epoch("bitmap")
         ep = self._epochs[tag]
         if self.listed.ok and not self._flat:
             yield from self._push(tag, 0, self.listed.walk(self.bitmap, self.pending, ep,

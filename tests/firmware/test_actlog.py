@@ -136,3 +136,13 @@ def test_a_torn_write_cannot_pair_a_new_record_with_the_slots_older_log():
     assert state == "ok" and rec.seq == 6  # the record itself is whole
     assert actlog.load(torn, rec.seq) is None  # and the log behind it is not its own
     assert actlog.load(new, 6) == (1, [2, 3, 1])
+
+
+def test_exceeds_counts_wanted_and_unconfirmed_extents_once_each():
+    log = actlog.ActivityLog(64)
+    log.restore(64, [])
+    assert not log.admit(5 * 64, 1)  # extent 5 wanted
+    assert not log.exceeds([1, 2, 1, 5], 3)  # {5, 1, 2}
+    assert log.exceeds([1, 2, 3], 3)
+    assert not log.exceeds(range(6, 52), actlog.CAPACITY)  # 47 with extent 5
+    assert log.exceeds(range(6, 53), actlog.CAPACITY)

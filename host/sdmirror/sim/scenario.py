@@ -130,6 +130,7 @@ def explore_actlog(seed, cfg):
         cfg["actlog"] = 1
         cfg["al_extent_blocks"] = x.choice((1, 2, 4, 8, 16, 64, 8192))
         cfg["al_extents"] = x.choice((1, 2, 3, 8, 47))
+        cfg["al_backlog"] = x.choice((0, 1, 2, 12, 47))  # (drawn last: older draws stay)
     else:
         cfg["actlog"] = 0
 

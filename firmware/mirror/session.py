@@ -137,6 +137,7 @@ class Session:
         self._base = isn
         self._next = isn
         self._txpos = isn
+        self._wire = 0  # wire_size() of the frames base..txpos, kept as they move (_timeout)
         self._next_lap = 0
         self._base_lap = 0
         self._nslot = 0
@@ -287,11 +288,18 @@ class Session:
             return None
         if st == HANDSHAKE:
             return self._hello_due
-        t = self._dead_at() + 1
-        if self._txpos != self._base:
-            t = min(t, self._slot_time[self._slot(self._base)] + self._timeout())
-        t = min(t, self._probe_at())
-        t = min(t, self._ack_due if self._ack_due >= 0 else self._last_tx + self.cfg.keepalive_ms)
+        # _dead_at() and _probe_at() inlined, term for term: the runtime asks after every
+        # event (runtime.py's poll loop, each pass), so two calls fewer count on a board
+        cfg = self.cfg
+        if self._txpos != self._base:  # the peer owes us an ack
+            owed = max(self._last_rx, self._owed)
+            t = min(owed + cfg.dead_ms + 1,
+                    self._slot_time[self._slot(self._base)] + self._timeout())
+            t = min(t, max(owed + cfg.dead_ms // 4, self._probe_due))
+        else:
+            quiet = self._last_rx + cfg.keepalive_ms
+            t = min(quiet + cfg.dead_ms + 1, max(quiet + self.rto, self._probe_due))
+        t = min(t, self._ack_due if self._ack_due >= 0 else self._last_tx + cfg.keepalive_ms)
         if self._challenge is not None:
             t = min(t, self._challenge_due)
         return t
@@ -381,12 +389,14 @@ class Session:
         while self._txpos != self._next:
             slot = self._slot(self._txpos)
             n = self._slot_len[slot]
-            if not self._room(codec.wire_size(n)):
+            size = codec.wire_size(n)
+            if not self._room(size):
                 return
             self._slot_time[slot] = now
             self._emit(self._slot_type[slot], self._txpos,
                        memoryview(self._slots[slot])[:n], now)
             self._txpos = (self._txpos + 1) & 0xFFFF
+            self._wire += size
         if acks and 0 <= self._ack_due <= now and self._room(codec.wire_size(0)):
             self._emit(T_ACK, 1 if self._probe else 0, b"", now)
 
@@ -398,13 +408,9 @@ class Session:
         rate = self.cfg.link_rate
         if not rate:
             return self.rto
-        n = 0
-        seq = self._base
-        codec = self.codec
-        while seq != self._txpos:
-            n += codec.wire_size(self._slot_len[self._slot(seq)])
-            seq = (seq + 1) & 0xFFFF
-        return self.rto + n * 1000 // rate
+        # (the sum is kept as frames go out and are acknowledged, not added up here: the
+        # runtime asks for next_deadline() after every event, and this with it)
+        return self.rto + self._wire * 1000 // rate
 
     def _go_back(self, now):
         """Retransmission timeout: resend the whole window from its oldest frame."""
@@ -413,6 +419,7 @@ class Session:
         for i in range(n):
             self._slot_retx[self._slot((self._base + i) & 0xFFFF)] = 1
         self._txpos = self._base
+        self._wire = 0
         self.rto = min(self.rto * 2, self.cfg.rto_max_ms)
         self.pump(now)
 
@@ -553,6 +560,12 @@ class Session:
         if not self._slot_retx[last]:
             self._rtt_sample(now - self._slot_time[last])
         self._base_lap = _lap_of(ack, self._base, self._base_lap)
+        wire_size = self.codec.wire_size
+        lens = self._slot_len
+        slot = self._slot(self._base)  # the frames acknowledged sit in consecutive slots
+        for _ in range(n):
+            self._wire -= wire_size(lens[slot])
+            slot = (slot + 1) % self.window
         self._base = ack
         self.upper.on_window()
 

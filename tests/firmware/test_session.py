@@ -311,3 +311,39 @@ def test_a_lost_answer_to_a_challenge_is_made_good_by_the_next_challenge():
     got = len(link.ub.got)
     assert link.a.send(0x20, b"after", link.now)
     assert link.run(400, lambda: len(link.ub.got) == got + 1)
+
+
+def _wire_in_flight(s):
+    """The wire sizes of the frames sent and not yet acknowledged, added up afresh."""
+    n = 0
+    seq = s._base
+    while seq != s._txpos:
+        n += s.codec.wire_size(s._slot_len[s._slot(seq)])
+        seq = (seq + 1) & 0xFFFF
+    return n
+
+
+def test_the_bytes_in_flight_kept_for_the_timeout_are_those_of_the_window():
+    # _timeout() reads a sum kept as frames go out, are acknowledged and are sent again
+    # (it is asked after every event); over a lossy link, across the sequence wrap, with a
+    # window that does not divide 65,536, it is at every step what adding up gives
+    link = Link(window=6)
+    assert link.run(100, lambda: link.a.established and link.b.established)
+    link.fault = lossy(7, drop=0.1)
+    a, b = link.a, link.b
+    assert a._txpos == a._base
+    a._next = a._txpos = a._base = b._expect = 0xFFF0  # 16 frames before the wrap
+    r = rng(8)
+    msgs = [bytes(r.randrange(1, 1000)) for _ in range(60)]
+    pending = list(msgs)
+    most = 0
+    for _ in range(20000):
+        while pending and a.send(0x20, pending[0], link.now):
+            pending.pop(0)
+        assert a._wire == _wire_in_flight(a) and b._wire == _wire_in_flight(b)
+        most = max(most, a._wire)
+        if not pending and len(link.ub.got) >= len(msgs):
+            break
+        link.step()
+    assert link.ub.got == [(0x20, m) for m in msgs] and a.stats["sessions"] == 1
+    assert most > 2000 and a.stats["retransmits"] > 0 and a._next < 0xFFF0

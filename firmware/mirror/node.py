@@ -125,6 +125,7 @@ class Node:
         self._job_req = (0, 0)  # (block, count) of the job's read in flight
         self._sub = 0  # the next block of a read around lost blocks (_read_around_lost)
         self.pace = ScanPace(cfg.scan_rate)
+        self._job_tag = -1  # the epoch the running job works for, if it says (_paced)
         self._obuf = bytearray(cfg.max_payload)
         self._dig = bytearray(cfg.chunk_blocks * self.dsize)
         # full scans: group digests in RAM, then a root digest over them
@@ -273,6 +274,7 @@ class Node:
             if job is None:
                 return False
             self._job = job
+            self._job_tag = -1
             self._jstate = _J_RUN
             self._jval = None
         if self._jstate == _J_IO:
@@ -313,9 +315,16 @@ class Node:
         self.emit(A_READ, block, self._rview(count))
 
     def _paced(self):
-        """Do background reads now follow cfg.scan_rate? While the pair is coherent: what
-        runs then is a periodic scan; a resync reads at full speed."""
-        return self.pace.rate != 0 and self._coherent()
+        """Do background reads now follow cfg.scan_rate? When the running job works for a
+        periodic scan: the pair is coherent, and the job's epoch is the scan's. A resync,
+        and the catching up of writes pulled ahead (bitmap epochs while coherent), read at
+        full speed."""
+        return self.pace.rate != 0 and self._coherent() and self._scan_job(self._job_tag)
+
+    def _scan_job(self, tag):
+        """Is epoch `tag` a scan still open (one whose cache answers)?"""
+        sc = self.scan
+        return sc is not None and tag == sc["tag"] and not sc.get("closed", False)
 
     def _rview(self, count):
         """The read buffer's first `count` blocks: a view kept for one block and for a
@@ -614,6 +623,7 @@ class Node:
         """Read every block of the scan range once: group digests into the cache, then a
         root over them. The comparer compares roots; the other side sends its root."""
         sc = self.scan
+        self._job_tag = sc["tag"]
         start, count, gsize = sc["start"], sc["count"], sc["gsize"]
         end = start + count
         ds = self.dsize
@@ -650,7 +660,7 @@ class Node:
 
     def _compare_roots(self):
         sc = self.scan
-        tag = sc["tag"]
+        tag = self._job_tag = sc["tag"]
         if sc["peer_root"] != bytes(self._root):
             # ask for all group digests (they come from the peer's cache, no reads)
             per = self._digests_per_frame()
@@ -696,6 +706,7 @@ class Node:
         self._enqueue(self._job_compare(tag, flags, bytes(p), since))
 
     def _job_compare(self, tag, flags, data, since):
+        self._job_tag = tag
         span = struct.unpack_from("<I", data, 2)[0]
         ds = self.dsize
         own = self._dig
@@ -786,6 +797,7 @@ class Node:
 
     def _job_serve_sums(self, req):
         tag, flags, span = struct.unpack_from("<BBI", req, 0)
+        self._job_tag = tag
         ds = self.dsize
         o = self._obuf
         struct.pack_into("<BBI", o, 0, tag, flags | P.F_REPLY, span)

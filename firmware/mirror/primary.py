@@ -808,6 +808,7 @@ class Primary(Node):
             self._inflight.append([wid, 0, 0, -1])
 
     def _job_serve_blocks(self, req):
+        self._job_tag = req[0]
         runs = []
         pos = 1
         while pos + P.ENTRY <= len(req):
@@ -953,6 +954,11 @@ class Primary(Node):
         ep = self._epochs.get(tag)
         return Node._is_scan(self, tag) or (ep is not None and ep["flat"])
 
+    def _scan_job(self, tag):
+        # and the epochs of a flat scan (bitmap epochs over every region)
+        ep = self._epochs.get(tag)
+        return Node._scan_job(self, tag) or (ep is not None and ep["flat"])
+
     def _in_open_epoch(self, r):
         """A bitmap epoch still open spans region r: it may have taken r again (written
         once more meanwhile), so r stays pending until that epoch is confirmed too."""
@@ -1031,7 +1037,7 @@ class Primary(Node):
         """Take dirty regions (up to epoch_bytes of work) and resync them: regions written
         whole (or runs of whole_run dirty regions, when set) are sent, the others
         compared by descending their hash tree."""
-        tag = self._new_epoch("bitmap")
+        tag = self._job_tag = self._new_epoch("bitmap")
         ep = self._epochs[tag]
         if self.listed.ok and not self._flat:
             yield from self._push(tag, 0, self.listed.walk(self.bitmap, self.pending, ep,

@@ -103,6 +103,20 @@ def test_a_resync_is_not_paced():
     assert steps < 1024 * 1000 // rate // 10, steps
 
 
+def test_writes_pulled_ahead_are_caught_up_at_full_speed():
+    # async, a window of one frame: a burst of writes outruns the link, the bitmap takes
+    # them (pull ahead) and bitmap epochs resync them while the pair stays coherent
+    pair = synced_pair(nblocks=1024, mode="async", window=1, scan_rate=1, scan_period_ms=0)
+    for side in (pair.p, pair.s):
+        count_reads(side)
+    for i in range(64):
+        pair.write(i * 16, bytes([i + 1]) * 512)
+    assert pair.primary.counters["pull_ahead"] > 0
+    steps = pair.run(20000, until=lambda: pair.coherent() and pair.synced())
+    # at the pace (1 block/s) the regions' blocks would take minutes
+    assert steps < 5000 and pair.p.read_blocks > 30, (steps, pair.p.read_blocks)
+
+
 def test_scan_rate_bounds():
     for bad in (-1, 100001, 1.5, "50"):
         try:

@@ -35,9 +35,9 @@ _DEFAULTS = {
     "al_backlog": 12,          # extents that may hold writes the secondary has not confirmed
                                # before a write into another waits (up to 5 s), rather than
                                # grow what a power loss costs to compare; 0 = never wait
-    "listed_max": 0,           # runs of blocks the primary lists while its bitmap records
-                               # (listed.py): 6 bytes each, 1,024 suits 32 GiB; 0 = none,
-                               # regions are compared. Off by default: see README *Settings*
+    "listed_max": 1024,        # runs of blocks the primary lists while its bitmap records
+                               # (listed.py): 6 bytes each (6 KiB), 1,024 suits 32 GiB;
+                               # 0 = none, regions are compared (the rp2040 profile: RAM)
     "whole_run": 0,            # dirty regions in a row sent whole unexamined; 0 = only
                                # regions that consecutive writes covered completely
     "scan_period_ms": 0,       # periodic scan interval; 0 = off

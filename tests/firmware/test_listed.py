@@ -37,8 +37,9 @@ def test_a_full_list_is_spoilt_and_reset_makes_it_usable_again():
     wl.spoil()
     assert not wl.ok
     assert not ListedWrites(0, 16).ok  # capacity 0: never used
-    pair = synced_pair(nblocks=256)  # off by default: the primary does without it
-    assert not pair.primary.listed.ok
+    assert synced_pair(nblocks=256).primary.listed.ok  # on by default (1,024 runs)
+    pair = synced_pair(nblocks=256, listed_max=0)  # off: the primary does without it
+    assert not pair.primary.listed.ok and type(pair.primary.listed).__name__ == "_Unlisted"
 
 
 def test_sort_and_find_without_allocating():

@@ -36,7 +36,8 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
 def pair(tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("emu"))
     emu = Emulator(run_dir, mode="eth", image_size="4M",
-                   settings={"dead_ms": 2000, "keepalive_ms": 500})
+                   settings={"dead_ms": 2000, "keepalive_ms": 500,
+                             "scan_rate": 0})  # the console's scan of 4 MiB ends in seconds
     try:
         st = emu.up(timeout=30)
         urls = {name: b["url"] for name, b in st["boards"].items()}

@@ -16,7 +16,7 @@ pytestmark = NEEDS_VM
 
 ROBOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                      "renode", "sdmirror.robot")
-SETTINGS = {"scan_period_ms": 600000, "dead_ms": 3000, "keepalive_ms": 1000}
+SETTINGS = {"scan_period_ms": 600000, "scan_rate": 0, "dead_ms": 3000, "keepalive_ms": 1000}
 
 
 def robot_waits():

@@ -41,6 +41,7 @@ _QUEUE = const(16)  # blocks waiting to be healed in the background
 _LOST_TRIES = const(3)
 _RETRY_MS = const(2000)
 _RECHECK_MS = const(10000)
+_ADMIT_RETRY_MS = const(100)
 _PROBE = const(1)
 _REWRITE = const(2)
 RECHECK = const(3)  # a read of a lost block: its failure says nothing new of the card
@@ -191,11 +192,13 @@ class PeerReads:
         b = self._rechecking
         if not ok:
             self._recheck_at = node.now + _RECHECK_MS
-        elif b in node.lost and node.admit(b, 1, node.now):
-            node.recovered(b)  # admitted: its region is in the activity log (if kept)
-            self._recheck_at = node.now  # the next one, if any, at once
-        # else: written meanwhile (no longer lost), or the log is being written: read
-        # again once that is done (step() runs after every event)
+        elif b in node.lost:  # (else written meanwhile: the next one, if any, at once)
+            if node.admit(b, 1, node.now):
+                node.recovered(b)  # admitted: its region is in the activity log (if kept)
+            else:
+                # the log is being written, or writes wait for confirmations (actlog
+                # back-pressure): read it again a little later, not after every event
+                self._recheck_at = node.now + _ADMIT_RETRY_MS
 
     def io_done(self, ok, what):
         node = self.node
@@ -252,7 +255,7 @@ class PeerReads:
             node.counters["unreadable_both"] += 1
             node._event("unreadable_both", b)
             self._lose(b)
-        elif node.log.touched_since(self._since, b):
+        elif node.log.touched_since(self._since, b) or node.writing_to(b):
             self._finish()  # the application wrote it meanwhile: it is fresh, and readable
         else:
             self._hstep = _H_WRITING

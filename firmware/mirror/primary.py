@@ -58,6 +58,7 @@ class Primary(Node):
                                          cfg.al_extents)
         self._admitted = []  # (first, last) extents admitted, their app_write still to come
         self._log_wait_from = -1  # since when a write waits for confirmations (_backlogged)
+        self._writing = []  # (block, n) admitted, not yet told of by app_write (writing_to)
         # [first, count] block ranges of the extents a boot's log named, each compared by a
         # scan of its hash tree (a coherent extent costs a root, not a digest per region);
         # their regions stay dirty in the bitmap until their scan starts
@@ -170,10 +171,12 @@ class Primary(Node):
         if not self.ready:
             return False  # the log on the card is not known yet
         if not self.cfg.actlog or self.detached is not None:
+            self._will_write(block, n)
             return True  # no log kept (a power loss: a full scan), or no card to write
         al = self.actlog
         if al.admit(block, n):
             self._log_wait_from = -1
+            self._will_write(block, n)
             adm = self._admitted
             if len(adm) >= 8:
                 adm.pop(0)  # an application that gave up on a write: forget it
@@ -181,6 +184,30 @@ class Primary(Node):
             return True
         if not self._backlogged():
             self._log_write()
+        return False
+
+    def _will_write(self, block, n):
+        """An admitted write: it may reach our card before app_write() tells of it (a
+        runtime whose card requests overlap), so a heal must not put the secondary's copy
+        over those blocks meanwhile (writing_to; seed 250034607)."""
+        w = self._writing
+        if len(w) >= 8:
+            w.pop(0)  # an application that gave up on a write
+        w.append((block, n))
+
+    def _told(self, block, n):
+        """app_write() took this piece of an admitted write: the log records it now."""
+        w = self._writing
+        for i in range(len(w)):
+            if w[i][0] <= block and block + n == w[i][0] + w[i][1]:
+                w.pop(i)  # its last piece
+                return
+
+    def writing_to(self, block):
+        """Is an admitted write to `block` not yet told of by app_write()?"""
+        for b, n in self._writing:
+            if b <= block < b + n:
+                return True
         return False
 
     def _backlogged(self):
@@ -563,6 +590,7 @@ class Primary(Node):
         fb = self.cfg.frame_blocks
         frames = (n + fb - 1) // fb
         if not self.paired:
+            self._told(block, n)  # (a heal needs the pair: none runs meanwhile)
             self._degraded(block, n)
             if self.cfg.degraded == "refuse":
                 self._next_wid += 1  # a token no frame carries: see durable()
@@ -576,8 +604,10 @@ class Primary(Node):
             self.bitmap.mark(block, n)  # pull ahead: the resync catches up later
             self._note_extent(block, n)
             self.counters["pull_ahead"] += 1
+            self._told(block, n)
             self.log.add(block, n)
             return self.acked_wid
+        self._told(block, n)
         self.log.add(block, n)
         ub, uc = self._ub, self._uc
         for i in range(self._un):

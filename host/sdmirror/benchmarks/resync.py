@@ -24,7 +24,8 @@ GOALS = {"coherent_link_bytes": 1024, "diff100_link_bytes": 100000, "scattered_r
 METHODS = {
     "sdmirror": {},
     "flat_crc_list": {"scan_mode": "flat"},  # claims 13/16 literally; no bitmap kept
-    "bitmap_4k": {"region_blocks": 8, "whole_run": 1},  # 4 KiB per bit, regions sent whole
+    # 4 KiB per bit, regions sent whole (no list of the written blocks: listed_max 0)
+    "bitmap_4k": {"region_blocks": 8, "whole_run": 1, "listed_max": 0},
 }
 
 

@@ -903,21 +903,7 @@ class Primary(Node):
                 self._schedule_scan()
             if self._syncing:
                 self._finish_sync()
-            else:
-                self._refresh_full_log()
         return None
-
-    def _refresh_full_log(self):
-        """Nothing left to resync: a log that went FULL while paired (a writer that
-        outran the link past its capacity) names extents again, so that the next power loss
-        does not cost a full scan (after a resync, _finish_sync does the same)."""
-        al = self.actlog
-        if not self.cfg.actlog or not al.dur_full or al.writing:
-            return
-        unc = self._unconfirmed()
-        if unc is not None and not al.exceeds(unc, actlog.CAPACITY):
-            al.refresh()
-            self._log_write()
 
     def _finish_sync(self):
         if not self._send_now(P.T_SYNCED, self.meta.gen):

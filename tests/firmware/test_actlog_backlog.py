@@ -1,9 +1,7 @@
 # The activity log's back-pressure (Primary._backlogged): a writer faster than the link
-# waits for confirmations rather than push the log past al_backlog extents; and a log that
-# went FULL while paired names extents again once the resync is done.
+# waits for confirmations rather than push the log past al_backlog extents.
 from pairkit import block, synced_pair
 
-from mirror import actlog
 
 _EXT = 64  # blocks per extent here
 
@@ -52,18 +50,3 @@ def test_the_wait_is_bounded_and_an_unpaired_primary_never_waits():
     pair.disconnect()
     for e in range(2, 6):
         assert _admit(pair, e * _EXT)  # unpaired: the log records the outage
-
-
-def test_a_log_that_went_full_while_paired_names_extents_again_when_synced():
-    pair = _pair(al_backlog=0, window=1)
-    p = pair.primary
-    pair.link_up = False
-    for e in range(actlog.CAPACITY + 2):
-        assert _admit(pair, e * _EXT)
-        pair.p.card.writeblocks(e * _EXT, block(e))
-        p.app_write(e * _EXT, block(e), pair.now)
-    assert p.actlog.dur_full or p.actlog.writing
-    pair.link_up = True
-    pair.run(200000, until=lambda: pair.synced() and not p.actlog.writing
-             and not p.actlog.dur_full)
-    assert pair.coherent()

@@ -67,6 +67,12 @@ class FrameCodec:
         self._overflow = False
         self._dec = bytearray(self.max_raw if self._cobs else 0)
         self._decmv = memoryview(self._dec)
+        # Payloads are delivered at one place of one buffer (COBS: _dec from 0; length: _acc
+        # from 0, a frame moved to its front first), so a view of a block run in a payload,
+        # made once, serves every later frame: blocks_view() keeps them, a few at most.
+        self._payload = None  # the payload being delivered, while on_frame runs
+        self._views = {}
+        self._views_max = 2 * (max_payload // 512) + 4
         self.frames_in = 0
         self.bad_crc = 0
         self.bad_auth = 0
@@ -184,7 +190,14 @@ class FrameCodec:
                 continue
             if have - start < PREFIX + size:
                 break  # the rest of this frame is still on its way
-            if self._deliver(acc, self._accmv, start + PREFIX, size, on_frame):
+            if start:
+                # every payload from the same place (blocks_view): move the rest to the
+                # front (a C memmove; a frame is seldom not at the front already)
+                acc[0:have - start] = self._accmv[start:have]
+                have -= start
+                self._acc_len = have
+                start = 0
+            if self._deliver(acc, self._accmv, PREFIX, size, on_frame):
                 self._overflow = False
                 start += PREFIX + size
             else:
@@ -214,5 +227,24 @@ class FrameCodec:
                 self.bad_auth += 1
                 return False
         self.frames_in += 1
-        on_frame(ftype, seq, ack, mv[start + HEADER:body])
+        p = self._payload = mv[start + HEADER:body]
+        on_frame(ftype, seq, ack, p)
+        self._payload = None
         return True
+
+    def blocks_view(self, p, pos, count):
+        """p[pos:pos + count * 512] without a new memoryview per call when p is the payload
+        being delivered (a resync writes one run of blocks a frame entry, and each view is
+        a heap object): its views are kept by (pos, count) and made once; when there are
+        more kinds than a frame's entries make, they are dropped and made again."""
+        end = pos + count * 512
+        if p is not self._payload or end > len(p) or pos < 0 or not 0 < count < 128:
+            return p[pos:end]
+        key = pos * 128 + count  # < 2^23: a small int on any port
+        v = self._views.get(key)
+        if v is None:
+            if len(self._views) >= self._views_max:
+                self._views.clear()
+            base = HEADER + (0 if self._cobs else PREFIX)
+            v = self._views[key] = (self._decmv if self._cobs else self._accmv)[base + pos:base + end]
+        return v

@@ -34,7 +34,7 @@ def _entries(p, pos, ds, data):
     while pos < end:
         if pos + P.ENTRY > end:
             return -1
-        n = struct.unpack_from("<H", p, pos + 4)[0]
+        n = p[pos + 4] | p[pos + 5] << 8  # not unpack_from: a tuple per entry (per block)
         if n < 1:
             return -1
         total += n

@@ -128,6 +128,7 @@ class Node:
         self._job_tag = -1  # the epoch the running job works for, if it says (_paced)
         self._obuf = bytearray(cfg.max_payload)
         self._dig = bytearray(cfg.chunk_blocks * self.dsize)
+        self._leaves = []  # a comparison's differing blocks: one list (jobs run one at a time)
         # full scans: group digests in RAM, then a root digest over them
         self._max_groups = max(1, cfg.cache_bytes // self.dsize)
         # the largest span we digest: the scan's, or a dirty region's first level
@@ -713,7 +714,8 @@ class Node:
         chunk = self.cfg.chunk_blocks
         pos = P.SUMS_HDR
         descend = []
-        leaves = []
+        leaves = self._leaves
+        leaves.clear()
         while pos + P.ENTRY <= len(data):
             start, n = struct.unpack_from("<IH", data, pos)
             pos += P.ENTRY
@@ -755,6 +757,7 @@ class Node:
             yield from self._request_children(tag, span // FANOUT, descend)
         if leaves:
             yield from self._repair(tag, leaves)
+            leaves.clear()  # its room given back, not kept at the largest comparison's
         self._work_sub(tag, 1)
 
     def _is_scan(self, tag):

@@ -84,6 +84,7 @@ class Primary(Node):
         self._up = array.array("H", bytes(2 * fb))  # offsets < max_payload (< 2^16)
         self._un = 0
         self._rq = [0, 0]  # the (block, count) a push's read asks for: one list, reused
+        self._one = [0, 1]  # a comparer's differing block as a run (_single_runs), reused
         self._stale = False  # an application write overtook them: read them again
         self._tag = 0
         self._epochs = {}  # tag -> {"kind", "first", "last", "issued", "done", "flat"}
@@ -848,7 +849,15 @@ class Primary(Node):
 
     def _repair(self, tag, leaves):
         """As comparer: push the differing blocks."""
-        yield from self._push(tag, 0, [(b, 1) for b in leaves])
+        yield from self._push(tag, 0, self._single_runs(leaves))
+
+    def _single_runs(self, leaves):
+        """Each block as a run of one, as the same list (_push unpacks it at once): no tuple
+        per block."""
+        out = self._one
+        for b in leaves:
+            out[0] = b
+            yield out
 
     # -- driving resync and scans ----------------------------------------------------
     def _has_work(self):
@@ -978,7 +987,9 @@ class Primary(Node):
     def _in_open_epoch(self, r):
         """A bitmap epoch still open spans region r: it may have taken r again (written
         once more meanwhile), so r stays pending until that epoch is confirmed too."""
-        for e in self._epochs.values():
+        eps = self._epochs
+        for t in eps:  # not .values(): a view and its iterator are made on each call
+            e = eps[t]
             if e["kind"] == "bitmap" and e["first"] <= r <= e["last"]:
                 return True
         return False

@@ -209,17 +209,25 @@ class Secondary(Node):
             self.counters["dropped_writes"] += 1
             return
         tag, flags, wid = struct.unpack_from("<BBI", p, 0)
+        reply = flags & P.F_REPLY
+        codec = self.session.codec
         pos = P.DATA_HDR
+        blocks = 0
         while pos + P.ENTRY <= len(p):
-            # the entry's (block u32, count u16) read byte by byte: unpack_from makes a
-            # tuple per entry (a block a time in a resync of scattered writes)
+            # Nothing made per entry (a block a time in a resync of scattered writes): the
+            # entry's (block u32, count u16) read byte by byte, not by unpack_from (a
+            # tuple); its data a view the codec keeps; one storage record for the frame (its
+            # last entry's, which confirms the wid and accounts the reply's blocks: the
+            # card completes writes in order, and a failed one restarts the session)
             block = p[pos] | p[pos + 1] << 8 | p[pos + 2] << 16 | p[pos + 3] << 24
             count = p[pos + 4] | p[pos + 5] << 8
             pos += P.ENTRY
             end = pos + count * 512
+            blocks += count
             last = end + P.ENTRY > len(p)
-            account = (tag << 16) | count if flags & P.F_REPLY else -1
-            if not self._apply(block, p[pos:end], wid if last else 0, account):
+            account = (tag << 16) | blocks if reply and last else -1
+            if not self._apply(block, codec.blocks_view(p, pos, count), wid if last else 0,
+                               account):
                 return
             pos = end
 
@@ -306,23 +314,29 @@ class Secondary(Node):
         self._flush_control()
 
     def _repair(self, tag, leaves):
-        """As comparer: request the differing blocks from the primary, in runs."""
-        runs = []
-        for b in leaves:
-            if runs and runs[-1][0] + runs[-1][1] == b and runs[-1][1] < 0xFFFF:
-                runs[-1][1] += 1
-            else:
-                runs.append([b, 1])
+        """As comparer: request the differing blocks from the primary, in runs, each packed
+        into the request as soon as it ends (a list of runs cost an object per block of a
+        resync of scattered writes). leaves: ascending block numbers."""
         o = self._obuf
-        per = (len(o) - 1) // P.ENTRY
-        for i in range(0, len(runs), per):
-            o[0] = tag
-            pos = 1
-            for b, c in runs[i:i + per]:
-                struct.pack_into("<IH", o, pos, b, c)
+        full = (len(o) - 1) // P.ENTRY * P.ENTRY + 1  # the end of a request of all entries
+        pos = 1
+        first = count = 0
+        n = len(leaves)
+        for i in range(n + 1):
+            b = leaves[i] if i < n else -1  # -1: past the last leaf, ends the last run
+            if count and b == first + count and count < 0xFFFF:
+                count += 1
+                continue
+            if count:
+                o[0] = tag
+                struct.pack_into("<IH", o, pos, first, count)
                 pos += P.ENTRY
-                self._work_add(tag, c)
-            yield from self._send(P.T_BREQ, pos)
+                self._work_add(tag, count)
+                if pos == full or b < 0:
+                    yield from self._send(P.T_BREQ, pos)
+                    pos = 1
+            first = b
+            count = 1
 
     def _has_work(self):
         return bool(self._barriers)

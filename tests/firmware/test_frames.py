@@ -181,6 +181,38 @@ def test_length_framing_garbage_never_raises_and_resyncs():
     assert c.malformed > 0
 
 
+def test_a_payloads_block_views_are_made_once_and_show_each_frames_bytes():
+    # Secondary._on_data writes each entry of a frame from codec.blocks_view: one view a
+    # (position, count) kept across frames, so it must show the frame being delivered,
+    # whatever framing and however the stream was cut (length: several frames a read,
+    # a frame across reads, each moved to the front of the buffer before delivery)
+    rng(5)
+    for framing in ("cobs", "length"):
+        c = codec(KEY, max_payload=3 * 512 + 16, framing=framing)
+        # small frames between (no blocks): several complete frames in one read
+        frames = [(0x33, i, 0, bytes(randbytes(8 + 512 * (i % 4)))) for i in range(12)]
+        data = encode(c, frames)
+        seen = []
+        views = {}
+
+        def on_frame(t, s, a, p):
+            for pos, count in ((8, 1), (8, 2), (520, 1)):
+                if pos + count * 512 <= len(p):
+                    v = c.blocks_view(p, pos, count)
+                    assert bytes(v) == bytes(p[pos:pos + count * 512])
+                    assert views.setdefault((pos, count), v) is v  # made once
+            assert bytes(c.blocks_view(p, 8, 9)) == bytes(p[8:])  # past the end: a slice
+            seen.append(bytes(p))
+
+        for cut in (len(data), 700, 37):
+            del seen[:]
+            for i in range(0, len(data), cut):
+                c.feed(data[i:i + cut], on_frame)
+            assert seen == [f[3] for f in frames], (framing, cut)
+        other = bytearray(600)  # not the payload being delivered: a slice of it
+        assert c.blocks_view(other, 8, 1) is not c.blocks_view(other, 8, 1)
+
+
 def test_unknown_framing_is_refused():
     from fwtest import raises
     e = raises(ValueError, FrameCodec, 100, 0, lambda t: None, "slip")

@@ -14,6 +14,7 @@
 #                              only with MICROPY_PY_NETWORK (Pico W / Pico 2 W): absent here
 from fakeport import (FakeBus, FakeModule, FakeUart, Port, SysProxy, check_kw,
                       check_positional, hashlib_with, pin_class, pin_of, soft_spi)
+from rp2sniff import Rp2
 
 _NGPIO = 30  # NUM_BANK0_GPIOS: RP2040 and RP2350A (the RP2350B package has 48)
 _NAMES = ["GP%d" % i for i in range(23)] + ["GP25", "GP26", "GP27", "GP28"]
@@ -63,7 +64,9 @@ def port(chip, card, cs, uart_addr=None):
     """The fake rp2 port for `chip` ("rp2040" or "rp2350"); card: an SDCardModel whose chip
     select is GPIO `cs`; uart_addr: HOST:PORT of the link relay (None: no wire)."""
     rp2350 = chip == "rp2350"
-    p = Port("rp2", "rp2", {}, ("socket", "network", "ssl"))
+    # sniffk: the sniffer's Thumb kernel writes the chip's registers, so here sniffcrc
+    # drives the model from Python (as crc_f7k on the stm32 fake)
+    p = Port("rp2", "rp2", {}, ("socket", "network", "ssl", "sniffk"))
     Pin = pin_class(p, find_pin, ("mode", "pull", "value", "alt"),
                     {"IN": 0, "OUT": 1, "OPEN_DRAIN": 2, "PULL_UP": 1, "PULL_DOWN": 2}, lambda i: True,
                     card, cs)
@@ -105,8 +108,18 @@ def port(chip, card, cs, uart_addr=None):
     def reset():
         raise SystemExit("machine.reset()")
 
+    # the DMA sniffer's registers, a channel and RAM addresses, as rp2sniff.py models them
+    # (ports/rp2/rp2_dma.c, modrp2.c: rp2.DMA; extmod/moductypes.c: uctypes.addressof;
+    # machine.mem16/mem32 reach only the sniffer and the claimed channel)
+    hw = Rp2(chip)
     p.modules["machine"] = FakeModule(
-        "machine", Pin=Pin, SPI=SPI, SoftSPI=soft_spi(p, Pin, card), UART=UART, reset=reset)
+        "machine", Pin=Pin, SPI=SPI, SoftSPI=soft_spi(p, Pin, card), UART=UART, reset=reset,
+        mem16=hw.mem16, mem32=hw.mem32)
+    p.modules["rp2"] = FakeModule("rp2", DMA=hw.DMA)
+    p.modules["uctypes"] = FakeModule("uctypes", addressof=hw.addressof)
+    p.hardware = hw
+    # the profile's own sniffcrc (from the image) runs: only its kernel is chip-only
+    p.substitutes["sniffcrc"] = lambda: __import__("sniffcrc")  # before the hook is in
     p.modules["hashlib"] = hashlib_with(hashes())
     p.modules["sys"] = SysProxy("rp2")
     return p

@@ -13,6 +13,10 @@ TITLE = "Raspberry Pi Pico (RP2040)"
 PLATFORM = "rp2"  # sys.platform of MicroPython's rp2 port
 MPY_BOARD = "RPI_PICO"  # the MicroPython build to flash (micropython.org/download/RPI_PICO)
 CHIP = "rp2040"
+BASE = "rp2"  # lends sniffcrc.py and its Thumb kernel sniffk.py (boards/rp2)
+# the DMA sniffer computes crc32 and crc32-mpeg2 as a DMA channel moves each block
+# (boards/rp2/sniffcrc.py): registered at boot if it gives the check values
+CRC_UNIT = "sniffcrc"
 # A stock RPI_PICO build: `sdmirror flash` copies the firmware as .mpy files (bytecode, in
 # the heap once imported). For more headroom freeze it instead (manifest.py, README).
 HEAP = 228 * 1024

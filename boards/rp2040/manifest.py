@@ -6,3 +6,5 @@
 include("$(PORT_DIR)/boards/manifest.py")
 include("../firmware_manifest.py")  # the sdmirror firmware
 module("thumbk.py", base_path="../../firmware")  # its Thumb kernel: ARM builds only
+module("sniffcrc.py", base_path="../rp2")  # the DMA sniffer's engines (board.CRC_UNIT)
+module("sniffk.py", base_path="../rp2")  # and their Thumb kernel

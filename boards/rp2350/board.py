@@ -11,6 +11,10 @@ TITLE = "Raspberry Pi Pico 2 (RP2350)"
 PLATFORM = "rp2"
 MPY_BOARD = "RPI_PICO2"
 CHIP = "rp2350"
+BASE = "rp2"  # lends sniffcrc.py and its Thumb kernel sniffk.py (boards/rp2)
+# the DMA sniffer computes crc32 and crc32-mpeg2 as a DMA channel moves each block
+# (boards/rp2/sniffcrc.py): registered at boot if it gives the check values
+CRC_UNIT = "sniffcrc"
 HEAP = 472 * 1024
 MPY_ARCH = "armv7m"  # Cortex-M33: the -march ports/rp2 builds .mpy with (CMakeLists.txt)
 SETTINGS = {"window": 8, "frame_blocks": 8}

@@ -838,7 +838,8 @@ class Node:
                     "done_blocks": sc["progress"], "total_blocks": sc["count"]}
         s = {"role": self.role, "link": self.link_state(), "ready": self.ready,
              "generation": self.meta.gen.hex(), "refusal": self.refusal,
-             "alg": self.cfg.alg, "nblocks": self.nblocks, "scan": scan,
+             "alg": self.cfg.alg, "engine": type(self.engine).__name__,  # hardware or not
+             "nblocks": self.nblocks, "scan": scan,
              "counters": dict(self.counters), "link_stats": dict(self.session.stats)}
         c = self.session.codec
         s["link_stats"]["bad_crc"] = c.bad_crc

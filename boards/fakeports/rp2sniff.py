@@ -1,6 +1,8 @@
 # A register-level model of the RP2040 / RP2350 DMA sniffer and of the parts of
-# MicroPython's rp2.DMA and machine.mem16/mem32 that boards/rp2/sniffcrc.py uses, for
-# the dual-run tests (CPython and the MicroPython VM). It accepts only what the hardware
+# MicroPython's rp2.DMA, machine.mem16/mem32 and uctypes.addressof that
+# boards/rp2/sniffcrc.py uses: the rp2 fake port's (fake_rp2.py: the rp2040 and rp2350
+# profiles boot on it with the sniffer engines registered) and the dual-run tests' (CPython
+# and the MicroPython VM). It accepts only what the hardware
 # and the port accept, and says where each rule comes from:
 #   RP2040 datasheet 2.5.5.2 / RP2350 datasheet 12.6.8.2 (CRC calculation) and the DMA
 #     register lists: SNIFF_CTRL EN [0], DMACH [4:1], CALC [8:5] (0 CRC-32 MSB first,

@@ -71,6 +71,7 @@ class FrameCodec:
         # from 0, a frame moved to its front first), so a view of a block run in a payload,
         # made once, serves every later frame: blocks_view() keeps them, a few at most.
         self._payload = None  # the payload being delivered, while on_frame runs
+        self._home = self._decmv[HEADER:] if self._cobs else self._accmv[PREFIX + HEADER:]
         self._views = {}
         self._views_max = 2 * (max_payload // 512) + 4
         self.frames_in = 0
@@ -191,11 +192,9 @@ class FrameCodec:
             if have - start < PREFIX + size:
                 break  # the rest of this frame is still on its way
             if start:
-                # every payload from the same place (blocks_view): move the rest to the
-                # front (a C memmove; a frame is seldom not at the front already)
-                acc[0:have - start] = self._accmv[start:have]
-                have -= start
-                self._acc_len = have
+                # every payload from the same place (blocks_view): the rest to the front
+                # first (a frame is seldom not at the front already)
+                have = self._to_front(start, have)
                 start = 0
             if self._deliver(acc, self._accmv, PREFIX, size, on_frame):
                 self._overflow = False
@@ -204,9 +203,14 @@ class FrameCodec:
                 self._overflow = True  # counted by _deliver
                 start += 1
         if start:
-            # keep the unconsumed tail at the front (a C memmove, within one buffer)
-            acc[0:have - start] = self._accmv[start:have]
-            self._acc_len = have - start
+            self._to_front(start, have)  # keep the unconsumed tail
+
+    def _to_front(self, start, have):
+        """Move acc[start:have] to the front (a C memmove, within one buffer); its length."""
+        n = have - start
+        self._acc[0:n] = self._accmv[start:have]
+        self._acc_len = n
+        return n
 
     def _deliver(self, buf, mv, start, size, on_frame):
         """Check a raw frame at buf[start:start+size]; call on_frame if it is good."""
@@ -245,6 +249,5 @@ class FrameCodec:
         if v is None:
             if len(self._views) >= self._views_max:
                 self._views.clear()
-            base = HEADER + (0 if self._cobs else PREFIX)
-            v = self._views[key] = (self._decmv if self._cobs else self._accmv)[base + pos:base + end]
+            v = self._views[key] = self._home[pos:end]
         return v

@@ -153,7 +153,13 @@ class Memory:
 
 
 class Buffers:
-    """uctypes.addressof for the model: hands out fake RAM addresses and resolves them."""
+    """uctypes.addressof for the model: hands out fake RAM addresses and resolves them.
+    Only the last KEEP buffers stay resolvable: the engine hands an address to the DMA
+    right after taking it, and a booted board takes one for every frame it sends (a new
+    view each time), which kept for good would fill the VM heap that stands for the
+    board's (tests/host/test_ram_budget.py)."""
+
+    KEEP = 8
 
     def __init__(self):
         self._bufs = []
@@ -164,6 +170,8 @@ class Buffers:
             if b is buf:
                 return a
         a = self._next
+        if len(self._bufs) >= self.KEEP:
+            self._bufs.pop(0)
         self._bufs.append((a, buf))
         self._next += (len(buf) + 15) // 16 * 16 + 16
         return a
